@@ -1,0 +1,139 @@
+"""The outbox relay: publishes what the write path appended, in order, and marks it sent.
+
+When the transport fails the rows stay unsent and the relay tries again with backoff; nothing
+is lost while Kafka is down. A row may be published twice (sent, then the relay dies before
+marking it); consumers skip the duplicate by its event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from artifact_hub.bus.cloudevents import KafkaRecord, encode
+from artifact_hub.bus.publisher import EventPublisher
+from artifact_hub.index.database import Database
+from artifact_hub.index.outbox import Outbox
+from artifact_hub.schemas.events import parse_event
+
+__all__ = ["OutboxRelay"]
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    """Moves events from the outbox table to an :class:`EventPublisher`.
+
+    Args:
+        db: The index database that holds the outbox.
+        outbox: The outbox table accessor.
+        publisher: Kafka or the in-process bus.
+        batch_size: Rows published per round trip.
+        poll_interval: Seconds between looks at the table when nobody calls :meth:`notify`
+            (other processes may write to the same outbox).
+        max_backoff: Longest wait between retries while the transport is down.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        publisher: EventPublisher,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 0.5,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.published = 0
+        self.failures = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._round = asyncio.Lock()
+
+    def notify(self) -> None:
+        """Say that new rows were committed, so the relay looks now."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish every unsent row, oldest first; return how many went out.
+
+        Raises:
+            Exception: The transport's error; the rows not yet acknowledged stay unsent.
+        """
+        total = 0
+        async with self._round:  # one round at a time in this process keeps the order
+            while True:
+                async with self.db.connect() as conn:
+                    rows = await self.outbox.pending(conn, self.batch_size)
+                if not rows:
+                    return total
+                items = [
+                    (row.topic, _record(row.payload, row.event_id)) for row in rows
+                ]
+                await self.publisher.publish_many(items)
+                async with self.db.begin() as conn:
+                    await self.outbox.mark_sent(conn, [row.id for row in rows])
+                total += len(rows)
+                self.published += len(rows)
+
+    async def run(self) -> None:
+        """Publish forever: on notify, every ``poll_interval``, with backoff on failure."""
+        backoff = 0.1
+        while True:
+            try:
+                await self.publish_pending()
+                backoff = 0.1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                self._wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - any transport failure: wait and retry
+                self.failures += 1
+                log.warning("outbox relay: publish failed (%s); retrying in %.1fs", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+
+    def start(self) -> None:
+        """Run :meth:`run` in a background task."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name="artifact-hub-outbox-relay")
+
+    async def stop(self) -> None:
+        """Cancel the background task."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until the outbox is empty (for shutdown and tests).
+
+        Raises:
+            TimeoutError: Rows are still unsent after ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            async with self.db.connect() as conn:
+                if await self.outbox.count_pending(conn) == 0:
+                    return
+            if loop.time() > deadline:
+                raise TimeoutError("the outbox still has unsent events")
+            self.notify()
+            await asyncio.sleep(0.05)
+
+
+def _record(payload: str, event_id: str) -> KafkaRecord:
+    event = parse_event(payload)
+    if event.event_id != event_id:  # pragma: no cover - the row and its payload are one write
+        raise ValueError(f"outbox row {event_id} holds event {event.event_id}")
+    return encode(event)

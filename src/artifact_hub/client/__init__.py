@@ -1,0 +1,1 @@
+"""The Python SDK (``Client``, ``AsyncClient``): not built yet (issue 3)."""

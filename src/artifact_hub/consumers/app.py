@@ -1,0 +1,74 @@
+"""The consumers as a FastStream app: one subscriber per artifact topic, in a consumer group.
+
+``build_consumer_app`` wires :class:`IndexConsumer` to Kafka. Offsets are committed after the
+index transaction (``AckPolicy.NACK_ON_ERROR``: an error seeks back and the record comes again),
+so a crash between applying and committing redelivers, and the idempotent apply makes that
+harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from artifact_hub.bus.cloudevents import KafkaRecord, header_map
+from artifact_hub.consumers.projection import IndexConsumer
+from artifact_hub.schemas.events import DLQ_TOPIC, EVENT_TYPES
+
+__all__ = ["ARTIFACT_TOPICS", "build_consumer_app", "subscribe_index_consumer"]
+
+ARTIFACT_TOPICS: tuple[str, ...] = tuple(cls.topic for cls in EVENT_TYPES.values())
+
+
+def subscribe_index_consumer(
+    broker: KafkaBroker,
+    consumer: IndexConsumer,
+    *,
+    group_id: str,
+    topic_prefix: str = "",
+    auto_offset_reset: str = "earliest",
+    **subscriber_options: Any,
+) -> None:
+    """Attach ``consumer`` to every artifact topic on ``broker``, and its DLQ publisher."""
+    dlq_topic = topic_prefix + DLQ_TOPIC
+
+    async def dead_letter(topic: str, record: KafkaRecord, reason: str) -> None:
+        headers = {**record.headers, "x-dlq-reason": reason[:1000], "x-dlq-topic": topic}
+        await broker.publish(record.value, dlq_topic, key=record.key.encode(), headers=headers)
+
+    consumer.dead_letter = dead_letter
+    options: dict[str, Any] = {
+        "group_id": group_id,
+        "auto_offset_reset": auto_offset_reset,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        **subscriber_options,
+    }
+    for suffix in ARTIFACT_TOPICS:
+        topic = topic_prefix + suffix
+
+        async def handler(body: bytes, msg: KafkaMessage, _topic: str = topic) -> None:
+            raw = msg.raw_message
+            key = raw.key.decode() if isinstance(raw.key, bytes) else str(raw.key or "")
+            record = KafkaRecord(key=key, value=raw.value or b"", headers=header_map(raw.headers))
+            await consumer.handle(_topic, record)
+
+        broker.subscriber(topic, title=f"index-{suffix}", **options)(handler)
+
+
+def build_consumer_app(
+    bootstrap_servers: str,
+    consumer: IndexConsumer,
+    *,
+    group_id: str = "artifact-hub-index",
+    topic_prefix: str = "",
+    **subscriber_options: Any,
+) -> tuple[FastStream, KafkaBroker]:
+    """A FastStream app running the index consumer on Kafka."""
+    broker = KafkaBroker(bootstrap_servers)
+    subscribe_index_consumer(
+        broker, consumer, group_id=group_id, topic_prefix=topic_prefix, **subscriber_options
+    )
+    return FastStream(broker), broker

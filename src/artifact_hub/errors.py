@@ -1,0 +1,294 @@
+"""The one exception tree of artifact-hub.
+
+Every error the hub raises on purpose is an :class:`ArtifactHubError` carrying a stable
+``code`` (match on it, never on the message) and the HTTP status the API answers with.
+The HTTP mapping lives in one place, :func:`status_for`, and the client maps codes back to
+classes with :func:`error_for_code`::
+
+    ArtifactHubError
+    ├── InvalidRequestError            invalid_request          400
+    │   └── TTLExceedsPlanLimitError   ttl_exceeds_plan_limit   400
+    ├── AuthenticationError            unauthorized             401
+    ├── PermissionDeniedError          forbidden                403
+    │   └── QuotaExceededError         quota_exceeded           403
+    ├── NotFoundError                  (abstract)               404
+    │   ├── ArtifactNotFoundError      artifact_not_found
+    │   ├── VersionNotFoundError       version_not_found
+    │   ├── SessionNotFoundError       session_not_found
+    │   ├── LinkNotFoundError          link_not_found
+    │   └── UploadNotFoundError        upload_not_found
+    ├── SessionSealedError             session_sealed           409
+    ├── ConflictError                  conflict                 409
+    ├── GoneError                      (abstract)               410
+    │   ├── ArtifactExpiredError       artifact_expired
+    │   └── ArtifactDeletedError       artifact_already_deleted
+    ├── FileTooLargeError              file_too_large           413
+    ├── ChecksumMismatchError          checksum_mismatch        422
+    ├── RateLimitedError               rate_limited             429
+    ├── ServerError                    server_error             500
+    └── EventRejectedError             event_rejected           (events only: the reason a
+                                                                 message went to the DLQ)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "ArtifactDeletedError",
+    "ArtifactExpiredError",
+    "ArtifactHubError",
+    "ArtifactNotFoundError",
+    "AuthenticationError",
+    "ChecksumMismatchError",
+    "ConflictError",
+    "EventNotReadyError",
+    "EventRejectedError",
+    "FileTooLargeError",
+    "GoneError",
+    "InvalidRequestError",
+    "LinkNotFoundError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QuotaExceededError",
+    "RateLimitedError",
+    "ServerError",
+    "SessionNotFoundError",
+    "SessionSealedError",
+    "TTLExceedsPlanLimitError",
+    "UploadNotFoundError",
+    "VersionNotFoundError",
+    "error_for_code",
+    "status_for",
+]
+
+
+class ArtifactHubError(Exception):
+    """Root of every error artifact-hub raises on purpose.
+
+    Attributes:
+        code: The stable, machine-readable error code.
+        status: The HTTP status the REST API answers with.
+        message: A sentence for people; never parse it.
+        context: Identifiers that locate the error (``artifact_id``, ``version``, ...).
+    """
+
+    code: ClassVar[str] = "server_error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str | None = None, **context: Any) -> None:
+        self.message = message or self._default_message(context)
+        self.context: dict[str, Any] = context
+        super().__init__(self.message)
+
+    def _default_message(self, context: dict[str, Any]) -> str:
+        details = ", ".join(f"{k}={v}" for k, v in context.items())
+        return f"{self.code}" + (f" ({details})" if details else "")
+
+    def __getattr__(self, name: str) -> Any:
+        # Context keys read as attributes (``err.artifact_id``) for convenience.
+        context = self.__dict__.get("context", {})
+        if name in context:
+            return context[name]
+        raise AttributeError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's error body: ``{"error": {"code", "message", "status"}}``."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
+        return {"error": body}
+
+
+class InvalidRequestError(ArtifactHubError):
+    """The request or event is malformed; do not retry."""
+
+    code = "invalid_request"
+    status = 400
+
+
+class TTLExceedsPlanLimitError(InvalidRequestError):
+    """The asked TTL is longer than the tenant's plan allows."""
+
+    code = "ttl_exceeds_plan_limit"
+    status = 400
+
+
+class AuthenticationError(ArtifactHubError):
+    """No API key, or one that is unknown or revoked."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class PermissionDeniedError(ArtifactHubError):
+    """The caller is known but may not do this."""
+
+    code = "forbidden"
+    status = 403
+
+
+class QuotaExceededError(PermissionDeniedError):
+    """The tenant's storage or request quota is used up."""
+
+    code = "quota_exceeded"
+    status = 403
+
+
+class NotFoundError(ArtifactHubError):
+    """Base of the 404 errors."""
+
+    code = "not_found"
+    status = 404
+
+
+class ArtifactNotFoundError(NotFoundError):
+    """No artifact with that id is visible to the caller."""
+
+    code = "artifact_not_found"
+
+
+class VersionNotFoundError(NotFoundError):
+    """The artifact exists but has no such version."""
+
+    code = "version_not_found"
+
+
+class SessionNotFoundError(NotFoundError):
+    """No session with that id in the caller's tenant."""
+
+    code = "session_not_found"
+
+
+class LinkNotFoundError(NotFoundError):
+    """No such link, or it was revoked."""
+
+    code = "link_not_found"
+
+
+class UploadNotFoundError(NotFoundError):
+    """No pending presigned upload with that id."""
+
+    code = "upload_not_found"
+
+
+class SessionSealedError(ArtifactHubError):
+    """The session is sealed: nothing more can be written to it."""
+
+    code = "session_sealed"
+    status = 409
+
+
+class ConflictError(ArtifactHubError):
+    """An idempotency key reused with another body, or a lost version race."""
+
+    code = "conflict"
+    status = 409
+
+
+class GoneError(ArtifactHubError):
+    """Base of the 410 errors."""
+
+    code = "gone"
+    status = 410
+
+
+class ArtifactExpiredError(GoneError):
+    """The artifact's TTL has passed."""
+
+    code = "artifact_expired"
+
+
+class ArtifactDeletedError(GoneError):
+    """The artifact (or the asked version) was soft-deleted."""
+
+    code = "artifact_already_deleted"
+
+
+class FileTooLargeError(ArtifactHubError):
+    """The content is larger than the upload path or plan allows."""
+
+    code = "file_too_large"
+    status = 413
+
+
+class ChecksumMismatchError(ArtifactHubError):
+    """The bytes do not hash to the sha256 they were stored or announced under."""
+
+    code = "checksum_mismatch"
+    status = 422
+
+
+class RateLimitedError(ArtifactHubError):
+    """Too many requests for the tenant; retry after ``retry_after_seconds``."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(
+        self, message: str | None = None, *, retry_after_seconds: float = 1.0, **context: Any
+    ) -> None:
+        super().__init__(message, **context)
+        self.retry_after_seconds = retry_after_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error body, with ``retry_after_seconds``."""
+        body = super().to_dict()
+        body["error"]["retry_after_seconds"] = self.retry_after_seconds
+        return body
+
+
+class ServerError(ArtifactHubError):
+    """Something failed on the hub's side; idempotent calls may retry with backoff."""
+
+    code = "server_error"
+    status = 500
+
+
+class EventRejectedError(ArtifactHubError):
+    """An event cannot be applied and must go to the dead-letter topic with this reason."""
+
+    code = "event_rejected"
+    status = 422
+
+
+class EventNotReadyError(ArtifactHubError):
+    """An event arrived before the one it follows (per-artifact sequence); apply it later."""
+
+    code = "event_not_ready"
+    status = 409
+
+
+_ALL: tuple[type[ArtifactHubError], ...] = (
+    InvalidRequestError,
+    TTLExceedsPlanLimitError,
+    AuthenticationError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    ArtifactNotFoundError,
+    VersionNotFoundError,
+    SessionNotFoundError,
+    LinkNotFoundError,
+    UploadNotFoundError,
+    SessionSealedError,
+    ConflictError,
+    ArtifactExpiredError,
+    ArtifactDeletedError,
+    FileTooLargeError,
+    ChecksumMismatchError,
+    RateLimitedError,
+    ServerError,
+    EventRejectedError,
+    EventNotReadyError,
+)
+_BY_CODE: dict[str, type[ArtifactHubError]] = {cls.code: cls for cls in _ALL}
+
+
+def error_for_code(code: str) -> type[ArtifactHubError]:
+    """The exception class for a stable error code (``ServerError`` when unknown)."""
+    return _BY_CODE.get(code, ServerError)
+
+
+def status_for(error: BaseException) -> int:
+    """The HTTP status for any exception: the hub's own, or 500 for the unexpected."""
+    if isinstance(error, ArtifactHubError):
+        return error.status
+    return 500

@@ -1,0 +1,400 @@
+"""The projection from events to the index: the one piece of code that changes index rows.
+
+The service layer calls it inside its write transaction; the consumers call it for events
+that arrive from Kafka or in-process. Applying is idempotent: the event id is recorded in
+``processed_events`` in the same transaction as the change, so a replay is a no-op. Events
+about one artifact are applied in ``seq`` order: an event whose predecessor has not been applied
+yet raises ``EventNotReadyError`` (try again later), one that contradicts what is applied raises
+``EventRejectedError`` (dead-letter it).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from artifact_hub.errors import EventNotReadyError, EventRejectedError
+from artifact_hub.index import tables as t
+from artifact_hub.schemas.events import (
+    ArtifactCreated,
+    ArtifactDeleted,
+    ArtifactEvent,
+    ArtifactExpired,
+    ArtifactShared,
+    ArtifactUpdated,
+    ArtifactVersioned,
+    EventBase,
+    SessionSealed,
+)
+
+__all__ = ["IndexProjector", "label_value"]
+
+
+def label_value(value: Any) -> str:
+    """How a label or metadata value is stored (and compared) in the key/value side table."""
+    if isinstance(value, str):
+        return value[:512]
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))[:512]
+
+
+class IndexProjector:
+    """Applies events to the index tables, idempotently and in per-artifact order."""
+
+    async def apply(self, conn: AsyncConnection, event: EventBase) -> bool:
+        """Apply one event inside the caller's transaction.
+
+        Returns:
+            True when the event changed the index, False when it was already applied.
+
+        Raises:
+            EventNotReadyError: An earlier event of the same artifact is still missing.
+            EventRejectedError: The event contradicts the index (e.g. a second create).
+        """
+        seen = await conn.scalar(
+            select(t.processed_events.c.event_id).where(
+                t.processed_events.c.event_id == event.event_id
+            )
+        )
+        if seen is not None:
+            return False
+        if isinstance(event, ArtifactCreated):
+            await self._created(conn, event)
+        elif isinstance(event, SessionSealed):
+            await self._sealed(conn, event)
+        elif isinstance(event, ArtifactEvent):
+            await self._advance(conn, event)
+            if isinstance(event, ArtifactVersioned):
+                await self._versioned(conn, event)
+            elif isinstance(event, ArtifactShared):
+                await self._shared(conn, event)
+            elif isinstance(event, ArtifactUpdated):
+                await self._updated(conn, event)
+            elif isinstance(event, ArtifactDeleted):
+                await self._deleted(conn, event)
+            elif isinstance(event, ArtifactExpired):
+                await conn.execute(
+                    update(t.artifacts)
+                    .where(t.artifacts.c.artifact_id == event.artifact_id)
+                    .values(expired_at=event.occurred_at)
+                )
+            else:  # pragma: no cover - every ArtifactEvent subclass is handled above
+                raise EventRejectedError(f"unknown event type {event.type}")
+        else:  # pragma: no cover
+            raise EventRejectedError(f"unknown event type {event.type}")
+        await conn.execute(
+            insert(t.processed_events).values(
+                event_id=event.event_id, event_type=event.type, applied_at=datetime.now(UTC)
+            )
+        )
+        return True
+
+    async def _advance(self, conn: AsyncConnection, event: ArtifactEvent) -> None:
+        """Move the artifact's revision from ``seq - 1`` to ``seq``, or say why not."""
+        row = (
+            await conn.execute(
+                select(t.artifacts.c.revision, t.artifacts.c.tenant_id)
+                .where(t.artifacts.c.artifact_id == event.artifact_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise EventNotReadyError(
+                f"{event.type} for {event.artifact_id} arrived before artifact.created",
+                artifact_id=event.artifact_id,
+                seq=event.seq,
+            )
+        if row.tenant_id != event.tenant_id:
+            raise EventRejectedError(
+                f"{event.type} for {event.artifact_id} names another tenant",
+                artifact_id=event.artifact_id,
+            )
+        if event.seq <= row.revision:
+            raise EventRejectedError(
+                f"{event.type} seq {event.seq} for {event.artifact_id} was already taken by "
+                f"another event (revision is {row.revision})",
+                artifact_id=event.artifact_id,
+                seq=event.seq,
+            )
+        if event.seq > row.revision + 1:
+            raise EventNotReadyError(
+                f"{event.type} seq {event.seq} for {event.artifact_id} waits for seq "
+                f"{row.revision + 1}",
+                artifact_id=event.artifact_id,
+                seq=event.seq,
+            )
+        result = await conn.execute(
+            update(t.artifacts)
+            .where(
+                and_(
+                    t.artifacts.c.artifact_id == event.artifact_id,
+                    t.artifacts.c.revision == row.revision,
+                )
+            )
+            .values(revision=event.seq, updated_at=event.occurred_at)
+        )
+        if result.rowcount != 1:  # a concurrent writer advanced it first
+            raise EventNotReadyError(
+                f"{event.artifact_id} changed concurrently", artifact_id=event.artifact_id
+            )
+
+    async def _created(self, conn: AsyncConnection, event: ArtifactCreated) -> None:
+        exists = await conn.scalar(
+            select(t.artifacts.c.artifact_id).where(t.artifacts.c.artifact_id == event.artifact_id)
+        )
+        if exists is not None:
+            raise EventRejectedError(
+                f"artifact {event.artifact_id} already exists", artifact_id=event.artifact_id
+            )
+        await conn.execute(
+            insert(t.artifacts).values(
+                artifact_id=event.artifact_id,
+                tenant_id=event.tenant_id,
+                namespace=event.namespace,
+                name=event.name,
+                agent_id=event.agent_id,
+                session_id=event.session_id,
+                kind=event.kind,
+                content_type=event.content_type,
+                version=1,
+                sha256=event.sha256,
+                size_bytes=event.size_bytes,
+                metadata=event.metadata,
+                labels=event.labels,
+                tags=event.tags,
+                metrics=event.metrics,
+                pinned=event.pinned,
+                uri=event.uri,
+                preview_uri=event.preview_uri,
+                run_id=event.run_id,
+                graph_id=event.graph_id,
+                node_id=event.node_id,
+                tool_name=event.tool_name,
+                tool_version=event.tool_version,
+                org_id=event.org_id,
+                user_id=event.user_id,
+                client_id=event.client_id,
+                app_id=event.app_id,
+                created_at=event.occurred_at,
+                updated_at=event.occurred_at,
+                expires_at=event.expires_at,
+                revision=1,
+            )
+        )
+        await conn.execute(
+            insert(t.artifact_versions).values(
+                artifact_id=event.artifact_id,
+                version=1,
+                sha256=event.sha256,
+                size_bytes=event.size_bytes,
+                content_type=event.content_type,
+                metadata=event.metadata,
+                agent_id=event.agent_id,
+                created_at=event.occurred_at,
+            )
+        )
+        await self._replace_pairs(conn, event.artifact_id, "label", event.labels)
+        await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata)
+        await self._replace_tags(conn, event.artifact_id, event.tags)
+        if event.session_id:
+            await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
+
+    async def _versioned(self, conn: AsyncConnection, event: ArtifactVersioned) -> None:
+        previous = (
+            await conn.execute(
+                select(t.artifacts.c.version, t.artifacts.c.metadata).where(
+                    t.artifacts.c.artifact_id == event.artifact_id
+                )
+            )
+        ).one()
+        if event.version != previous.version + 1:
+            raise EventRejectedError(
+                f"version {event.version} of {event.artifact_id} does not follow "
+                f"version {previous.version}",
+                artifact_id=event.artifact_id,
+                version=event.version,
+            )
+        metadata = previous.metadata if event.metadata is None else event.metadata
+        await conn.execute(
+            insert(t.artifact_versions).values(
+                artifact_id=event.artifact_id,
+                version=event.version,
+                sha256=event.sha256,
+                size_bytes=event.size_bytes,
+                content_type=event.content_type,
+                metadata=metadata,
+                agent_id=event.agent_id,
+                created_at=event.occurred_at,
+            )
+        )
+        values: dict[str, Any] = {
+            "version": event.version,
+            "sha256": event.sha256,
+            "size_bytes": event.size_bytes,
+            "metadata": metadata,
+        }
+        if event.content_type is not None:
+            values["content_type"] = event.content_type
+        await conn.execute(
+            update(t.artifacts).where(t.artifacts.c.artifact_id == event.artifact_id).values(values)
+        )
+        if event.metadata is not None:
+            await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata)
+
+    async def _shared(self, conn: AsyncConnection, event: ArtifactShared) -> None:
+        entries = t.access_entries
+        for principal in event.revokes:
+            await conn.execute(
+                delete(entries).where(
+                    and_(
+                        entries.c.artifact_id == event.artifact_id,
+                        entries.c.principal_type == principal.type,
+                        entries.c.principal_id == principal.id,
+                    )
+                )
+            )
+        for principal in event.grants:
+            existing = await conn.scalar(
+                select(entries.c.principal_id).where(
+                    and_(
+                        entries.c.artifact_id == event.artifact_id,
+                        entries.c.principal_type == principal.type,
+                        entries.c.principal_id == principal.id,
+                    )
+                )
+            )
+            if existing is None:
+                await conn.execute(
+                    insert(entries).values(
+                        artifact_id=event.artifact_id,
+                        principal_type=principal.type,
+                        principal_id=principal.id,
+                        granted_by=event.actor,
+                        granted_at=event.occurred_at,
+                    )
+                )
+
+    async def _updated(self, conn: AsyncConnection, event: ArtifactUpdated) -> None:
+        values: dict[str, Any] = {}
+        if event.pinned is not None:
+            values["pinned"] = event.pinned
+        if event.expiry is not None:
+            values["expires_at"] = event.expiry.expires_at
+            values["expired_at"] = None
+        for field in ("metadata", "labels", "tags", "metrics"):
+            value = getattr(event, field)
+            if value is not None:
+                values[field] = value
+        if values:
+            await conn.execute(
+                update(t.artifacts)
+                .where(t.artifacts.c.artifact_id == event.artifact_id)
+                .values(values)
+            )
+        if event.metadata is not None:
+            await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata)
+        if event.labels is not None:
+            await self._replace_pairs(conn, event.artifact_id, "label", event.labels)
+        if event.tags is not None:
+            await self._replace_tags(conn, event.artifact_id, event.tags)
+
+    async def _deleted(self, conn: AsyncConnection, event: ArtifactDeleted) -> None:
+        if event.version is None:
+            await conn.execute(
+                update(t.artifacts)
+                .where(t.artifacts.c.artifact_id == event.artifact_id)
+                .values(deleted_at=event.occurred_at)
+            )
+            return
+        result = await conn.execute(
+            update(t.artifact_versions)
+            .where(
+                and_(
+                    t.artifact_versions.c.artifact_id == event.artifact_id,
+                    t.artifact_versions.c.version == event.version,
+                )
+            )
+            .values(deleted_at=event.occurred_at)
+        )
+        if result.rowcount != 1:
+            raise EventRejectedError(
+                f"{event.artifact_id} has no version {event.version}",
+                artifact_id=event.artifact_id,
+                version=event.version,
+            )
+
+    async def _sealed(self, conn: AsyncConnection, event: SessionSealed) -> None:
+        await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
+        await conn.execute(
+            update(t.sessions)
+            .where(
+                and_(
+                    t.sessions.c.tenant_id == event.tenant_id,
+                    t.sessions.c.session_id == event.session_id,
+                    t.sessions.c.sealed_at.is_(None),
+                )
+            )
+            .values(sealed_at=event.occurred_at)
+        )
+
+    @staticmethod
+    async def _touch_session(
+        conn: AsyncConnection, tenant_id: str, session_id: str, at: datetime
+    ) -> None:
+        sessions = t.sessions
+        existing = (
+            await conn.execute(
+                select(sessions.c.created_at).where(
+                    and_(sessions.c.tenant_id == tenant_id, sessions.c.session_id == session_id)
+                )
+            )
+        ).first()
+        if existing is None:
+            await conn.execute(
+                insert(sessions).values(tenant_id=tenant_id, session_id=session_id, created_at=at)
+            )
+        elif at < existing.created_at:
+            # Events of different artifacts may arrive in any order; keep the earliest.
+            await conn.execute(
+                update(sessions)
+                .where(
+                    and_(sessions.c.tenant_id == tenant_id, sessions.c.session_id == session_id)
+                )
+                .values(created_at=at)
+            )
+
+    @staticmethod
+    async def _replace_pairs(
+        conn: AsyncConnection, artifact_id: str, source: str, pairs: dict[str, Any]
+    ) -> None:
+        labels = t.artifact_labels
+        await conn.execute(
+            delete(labels).where(
+                and_(labels.c.artifact_id == artifact_id, labels.c.source == source)
+            )
+        )
+        if pairs:
+            await conn.execute(
+                insert(labels),
+                [
+                    {
+                        "artifact_id": artifact_id,
+                        "source": source,
+                        "key": key[:128],
+                        "value": label_value(value),
+                    }
+                    for key, value in pairs.items()
+                ],
+            )
+
+    @staticmethod
+    async def _replace_tags(conn: AsyncConnection, artifact_id: str, tags: list[str]) -> None:
+        await conn.execute(delete(t.artifact_tags).where(t.artifact_tags.c.artifact_id == artifact_id))
+        unique = sorted(set(tags))
+        if unique:
+            await conn.execute(
+                insert(t.artifact_tags), [{"artifact_id": artifact_id, "tag": tag} for tag in unique]
+            )

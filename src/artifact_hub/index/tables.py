@@ -1,0 +1,212 @@
+"""The index schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Alembic migrations under ``migrations/`` create these tables; this module is their source of
+truth for queries and for ``alembic revision --autogenerate``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+__all__ = [
+    "access_entries",
+    "artifact_labels",
+    "artifact_tags",
+    "artifact_versions",
+    "artifacts",
+    "metadata",
+    "outbox",
+    "processed_events",
+    "sessions",
+    "tenants",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and returns them aware, on SQLite too.
+
+    SQLite has no time zones; storing naive UTC keeps lexical order equal to time order, which
+    keyset pagination relies on.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware one")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - drivers return datetimes
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# A 64-bit autoincrement key on PostgreSQL, and SQLite's rowid alias (INTEGER PRIMARY KEY).
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant_id", String(128), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("plan", String(32), nullable=False, server_default="enterprise"),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("namespace", String(128), nullable=False),
+    Column("name", String(1024), nullable=False),
+    Column("agent_id", String(200)),
+    Column("session_id", String(200)),
+    Column("kind", String(128)),
+    Column("content_type", String(255)),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("pinned", Boolean, nullable=False),
+    Column("uri", Text),
+    Column("preview_uri", Text),
+    Column("run_id", String(200)),
+    Column("graph_id", String(200)),
+    Column("node_id", String(200)),
+    Column("tool_name", String(200)),
+    Column("tool_version", String(100)),
+    Column("org_id", String(200)),
+    Column("user_id", String(200)),
+    Column("client_id", String(200)),
+    Column("app_id", String(200)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime()),
+    Column("deleted_at", UTCDateTime()),
+    Column("expired_at", UTCDateTime()),
+    # The artifact's revision: the seq of the last event applied to it.
+    Column("revision", Integer, nullable=False),
+    Index(None, "tenant_id", "created_at", "artifact_id"),
+    Index(None, "tenant_id", "session_id"),
+    Index(None, "tenant_id", "agent_id"),
+    Index(None, "tenant_id", "kind"),
+    Index(None, "tenant_id", "run_id"),
+    Index(None, "tenant_id", "namespace", "name"),
+    Index(None, "sha256"),
+)
+
+artifact_versions = Table(
+    "artifact_versions",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("content_type", String(255)),
+    Column("metadata", JSON, nullable=False),
+    Column("agent_id", String(200)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("deleted_at", UTCDateTime()),
+    Index(None, "sha256"),
+)
+
+# Labels and metadata as key/value rows, so equality filters use an index on both databases.
+# Values are stored as text: strings as they are, anything else as its JSON.
+artifact_labels = Table(
+    "artifact_labels",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("source", String(16), primary_key=True),  # "label" or "metadata"
+    Column("key", String(128), primary_key=True),
+    Column("value", String(512), nullable=False),
+    Index(None, "source", "key", "value", "artifact_id"),
+)
+
+artifact_tags = Table(
+    "artifact_tags",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("tag", String(200), primary_key=True),
+    Index(None, "tag", "artifact_id"),
+)
+
+access_entries = Table(
+    "access_entries",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("principal_type", String(16), primary_key=True),  # "agent" or "group"
+    Column("principal_id", String(200), primary_key=True),
+    Column("granted_by", String(200)),
+    Column("granted_at", UTCDateTime(), nullable=False),
+    Index(None, "principal_type", "principal_id", "artifact_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("tenant_id", String(128), primary_key=True),
+    Column("session_id", String(200), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sealed_at", UTCDateTime()),
+)
+
+# Every event applied to this index, recorded in the same transaction as its change, so a
+# redelivered or replayed event is a no-op.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("event_type", String(64), nullable=False),
+    Column("applied_at", UTCDateTime(), nullable=False),
+)
+
+# The transactional outbox and, since rows are kept once sent, the hub's own event log.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("event_id", String(128), nullable=False, unique=True),
+    Column("event_type", String(64), nullable=False),
+    Column("tenant_id", String(128), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Index(None, "sent_at", "id"),
+)

@@ -1,0 +1,141 @@
+"""The composition root: settings in, a wired hub out.
+
+``Hub`` builds the database, blob store, service, outbox relay and event transport from
+:class:`HubSettings`, and runs them. In embedded mode the relay delivers events to in-process
+consumers; in distributed mode it publishes them to Kafka, where the consumer processes
+(``artifact-hub consumers``) apply them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from types import TracebackType
+from typing import Any
+
+from artifact_hub.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
+from artifact_hub.bus.relay import OutboxRelay
+from artifact_hub.consumers.app import ARTIFACT_TOPICS
+from artifact_hub.consumers.projection import IndexConsumer
+from artifact_hub.index.database import Database
+from artifact_hub.index.outbox import Outbox
+from artifact_hub.service.artifacts import ArtifactService
+from artifact_hub.settings import HubSettings
+from artifact_hub.storage.base import BlobStore
+from artifact_hub.storage.local import LocalBlobStore
+
+__all__ = ["Hub", "bootstrap", "build_blob_store"]
+
+log = logging.getLogger(__name__)
+
+
+def build_blob_store(settings: HubSettings) -> BlobStore:
+    """The blob store the settings name."""
+    if settings.blob_store == "s3":
+        from artifact_hub.storage.s3 import S3BlobStore
+
+        return S3BlobStore(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=settings.s3_secret_access_key,
+            prefix=settings.s3_prefix,
+        )
+    return LocalBlobStore(settings.resolved_blob_dir)
+
+
+class Hub:
+    """A running artifact hub: the service and everything behind it.
+
+    Use as an async context manager, or call :meth:`start` and :meth:`stop`.
+
+    Attributes:
+        service: The use cases (push, pull, list, share, seal, ...).
+        relay: Publishes the outbox.
+        bus: The in-process bus in embedded mode (subscribe downstream handlers to it), else
+            None.
+        consumer: The in-process index consumer in embedded mode, else None.
+    """
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        blobs: BlobStore | None = None,
+        publisher: EventPublisher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        self.blobs = blobs or build_blob_store(settings)
+        self.outbox = Outbox(settings.topic_prefix)
+        self.bus: InProcessBus | None = None
+        self.consumer: IndexConsumer | None = None
+        if publisher is None:
+            if settings.event_bus == "kafka":
+                publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+            else:
+                self.bus = InProcessBus()
+                self.consumer = IndexConsumer(self.db)
+                for topic in ARTIFACT_TOPICS:
+                    self.bus.subscribe(settings.topic_prefix + topic, self.consumer.handle_inprocess)
+                publisher = self.bus
+        self.publisher = publisher
+        self.relay = OutboxRelay(
+            self.db,
+            self.outbox,
+            publisher,
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_interval,
+        )
+        self.service = ArtifactService(
+            self.db,
+            self.blobs,
+            outbox=self.outbox,
+            on_commit=self.relay.notify,
+            default_ttl=settings.default_ttl,
+            source=settings.event_source,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        """Apply migrations, prepare the blob store, and start the relay."""
+        await self.db.migrate()
+        ensure = getattr(self.blobs, "ensure_bucket", None)
+        if ensure is not None:
+            await ensure()
+        if self.settings.run_relay:
+            self.relay.start()
+        self._started = True
+
+    async def stop(self, *, drain_timeout: float = 5.0) -> None:
+        """Publish what is pending (briefly), then stop everything."""
+        if self.settings.run_relay and self._started:
+            with contextlib.suppress(Exception):
+                await self.relay.drain(timeout=drain_timeout)
+        await self.relay.stop()
+        await self.publisher.stop()
+        await self.blobs.close()
+        await self.db.dispose()
+        self._started = False
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def bootstrap(settings: HubSettings | None = None, **overrides: Any) -> Hub:
+    """A hub from settings (default: the environment), with field overrides."""
+    if settings is None:
+        return Hub(HubSettings(**overrides))
+    if overrides:
+        settings = HubSettings(**{**settings.model_dump(), **overrides})
+    return Hub(settings)

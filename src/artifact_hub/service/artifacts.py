@@ -1,0 +1,682 @@
+"""The use cases: push, version, read, list, pull, delete, share, seal, pin, extend TTL.
+
+Every entry point (API, CLI, consumers' helpers, facade, workflow steps) calls this layer; none
+touches storage directly. Each change follows one path: the blob first (content-addressed,
+visible only when complete), then one transaction that applies the event through the
+projection the consumers use and appends it to the outbox; the relay publishes it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from artifact_hub.errors import (
+    ArtifactDeletedError,
+    ArtifactExpiredError,
+    ArtifactNotFoundError,
+    ConflictError,
+    EventNotReadyError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    ServerError,
+    SessionNotFoundError,
+    SessionSealedError,
+    VersionNotFoundError,
+)
+from artifact_hub.index.database import Database
+from artifact_hub.index.outbox import Outbox
+from artifact_hub.index.projector import IndexProjector
+from artifact_hub.index.queries import ArtifactFilter, IndexReader, Page
+from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Principal, Session
+from artifact_hub.schemas.events import (
+    ArtifactCreated,
+    ArtifactDeleted,
+    ArtifactEvent,
+    ArtifactShared,
+    ArtifactUpdated,
+    ArtifactVersioned,
+    EventBase,
+    ExpiryChange,
+    SessionSealed,
+)
+from artifact_hub.schemas.identity import Caller
+from artifact_hub.storage.base import CHUNK_SIZE, BlobNotFoundError, BlobStore, HashingReader
+
+__all__ = ["Content", "TTL", "ArtifactService", "new_artifact_id"]
+
+Content = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes] | AsyncIterable[bytes]
+"""What can be pushed: bytes, a file path, a binary file object, or an async byte stream."""
+
+TTL = timedelta | int | float | Literal["never"] | None
+"""A time to live: a timedelta or seconds, ``"never"``, or None for the hub's default."""
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_WRITE_RETRIES = 8
+
+
+def new_artifact_id() -> str:
+    """``art_`` and 16 random lowercase base32 characters (80 bits)."""
+    return "art_" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+class ArtifactService:
+    """The hub's use cases, over a blob store, the index and the outbox.
+
+    Args:
+        db: The index database.
+        blobs: The blob store.
+        outbox: The outbox (its topic prefix decides where events go).
+        on_commit: Called after every committed change (the relay's ``notify``).
+        default_ttl: TTL of new artifacts when the caller gives none (None: never expire).
+        source: The CloudEvents ``source`` of the events this hub writes.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        outbox: Outbox | None = None,
+        projector: IndexProjector | None = None,
+        reader: IndexReader | None = None,
+        on_commit: Callable[[], None] | None = None,
+        default_ttl: timedelta | None = timedelta(days=30),
+        source: str = "artifact-hub",
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.outbox = outbox or Outbox()
+        self.projector = projector or IndexProjector()
+        self.reader = reader or IndexReader()
+        self.on_commit = on_commit
+        self.default_ttl = default_ttl
+        self.source = source
+
+    # ------------------------------------------------------------------ writes
+
+    async def push(
+        self,
+        caller: Caller,
+        content: Content,
+        *,
+        name: str | None = None,
+        session_id: str | None = None,
+        content_type: str | None = None,
+        kind: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        labels: dict[str, Any] | None = None,
+        tags: Sequence[str] = (),
+        metrics: dict[str, Any] | None = None,
+        pinned: bool = False,
+        ttl: TTL = None,
+        namespace: str | None = None,
+        expected_sha256: str | None = None,
+        max_size: int | None = None,
+        artifact_id: str | None = None,
+        **scope: str | None,
+    ) -> Artifact:
+        """Store new content as a new artifact (version 1).
+
+        Args:
+            caller: Who pushes; the artifact belongs to its tenant and agent.
+            content: Bytes, a path, a binary file object or an async byte stream.
+            name: The artifact's name (default: the file's name, or ``"artifact"``).
+            session_id: The session to file it under; fails if that session is sealed.
+            content_type: The MIME type.
+            kind: The facade's kind (``"text"``, ``"dataset"``, ...).
+            metadata: Free JSON metadata (keys ``^[a-zA-Z][a-zA-Z0-9_-]{0,63}$``).
+            labels: Key/values to filter on.
+            tags: Tags to filter on.
+            metrics: Numbers (``best()`` ranks by them).
+            pinned: Pinned artifacts are kept by clean-ups.
+            ttl: Time to live; None takes the hub's default, ``"never"`` keeps it forever.
+            namespace: The team namespace (default: the caller's).
+            expected_sha256: Fail with ``checksum_mismatch`` unless the bytes hash to this.
+            max_size: Fail with ``file_too_large`` past this many bytes.
+            artifact_id: Use this id (an ingested event's) instead of a new one.
+            **scope: ``run_id``, ``graph_id``, ``node_id``, ``tool_name``, ``tool_version``,
+                ``org_id``, ``user_id``, ``client_id``, ``app_id``, ``uri``, ``preview_uri``.
+
+        Raises:
+            SessionSealedError: The session is sealed.
+            ChecksumMismatchError: The content does not match ``expected_sha256``.
+            FileTooLargeError: The content is larger than ``max_size``.
+        """
+        unknown = set(scope) - _SCOPE_FIELDS
+        if unknown:
+            raise InvalidRequestError(f"unknown artifact fields: {', '.join(sorted(unknown))}")
+        if session_id:
+            await self._check_session_open(caller.tenant_id, session_id)
+        blob = await self.blobs.put(
+            iter_content(content), expected_sha256=expected_sha256, max_size=max_size
+        )
+        now = datetime.now(UTC)
+        event = ArtifactCreated(
+            tenant_id=caller.tenant_id,
+            actor=caller.agent_id,
+            source=self.source,
+            occurred_at=now,
+            artifact_id=artifact_id or new_artifact_id(),
+            name=name or _default_name(content),
+            namespace=namespace or caller.namespace,
+            agent_id=caller.agent_id,
+            session_id=session_id,
+            kind=kind,
+            content_type=content_type,
+            sha256=blob.sha256,
+            size_bytes=blob.size,
+            metadata=metadata or {},
+            labels=labels or {},
+            tags=list(tags),
+            metrics=metrics or {},
+            pinned=pinned,
+            expires_at=self._expiry(ttl, now),
+            **scope,
+        )
+
+        async def build(conn: AsyncConnection) -> EventBase:
+            if session_id:
+                await self._check_session_open(caller.tenant_id, session_id, conn)
+            return event
+
+        await self._commit(build)
+        return await self.get(caller, event.artifact_id)
+
+    async def add_version(
+        self,
+        caller: Caller,
+        artifact_id: str,
+        content: Content,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        expected_sha256: str | None = None,
+        max_size: int | None = None,
+    ) -> Artifact:
+        """Store new content as the next version of an artifact the caller may write.
+
+        ``metadata`` None keeps the previous version's metadata.
+        """
+        current = await self._writable(caller, artifact_id)
+        if current.session_id:
+            await self._check_session_open(caller.tenant_id, current.session_id)
+        blob = await self.blobs.put(
+            iter_content(content), expected_sha256=expected_sha256, max_size=max_size
+        )
+
+        async def build(conn: AsyncConnection) -> EventBase:
+            latest = await self.reader.get(conn, caller.tenant_id, artifact_id)
+            if latest is None or latest.deleted_at is not None:
+                raise ArtifactDeletedError(artifact_id=artifact_id)
+            if latest.session_id:
+                await self._check_session_open(caller.tenant_id, latest.session_id, conn)
+            return ArtifactVersioned(
+                tenant_id=caller.tenant_id,
+                actor=caller.agent_id,
+                source=self.source,
+                artifact_id=artifact_id,
+                seq=await self._next_seq(conn, artifact_id),
+                version=latest.version + 1,
+                sha256=blob.sha256,
+                size_bytes=blob.size,
+                content_type=content_type or latest.content_type,
+                metadata=metadata,
+                agent_id=caller.agent_id,
+            )
+
+        await self._commit(build)
+        return await self.get(caller, artifact_id)
+
+    async def delete(self, caller: Caller, artifact_id: str) -> Artifact:
+        """Soft-delete the artifact (all versions); a second delete answers 410."""
+        await self._writable(caller, artifact_id)
+
+        async def build(conn: AsyncConnection) -> EventBase:
+            latest = await self.reader.get(conn, caller.tenant_id, artifact_id)
+            if latest is None or latest.deleted_at is not None:
+                raise ArtifactDeletedError(artifact_id=artifact_id)
+            return ArtifactDeleted(
+                tenant_id=caller.tenant_id,
+                actor=caller.agent_id,
+                source=self.source,
+                artifact_id=artifact_id,
+                seq=await self._next_seq(conn, artifact_id),
+            )
+
+        await self._commit(build)
+        return await self.get(caller, artifact_id, include_deleted=True)
+
+    async def delete_version(self, caller: Caller, artifact_id: str, version: int) -> None:
+        """Soft-delete one version; the latest version cannot be deleted alone."""
+        current = await self._writable(caller, artifact_id)
+        if version == current.version:
+            raise ConflictError(
+                "the latest version cannot be deleted on its own; delete the artifact",
+                artifact_id=artifact_id,
+                version=version,
+            )
+        await self._version_row(artifact_id, version)
+
+        async def build(conn: AsyncConnection) -> EventBase:
+            row = await self.reader.version(conn, artifact_id, version)
+            if row is None:
+                raise VersionNotFoundError(artifact_id=artifact_id, version=version)
+            if row.deleted_at is not None:
+                raise ArtifactDeletedError(artifact_id=artifact_id, version=version)
+            return ArtifactDeleted(
+                tenant_id=caller.tenant_id,
+                actor=caller.agent_id,
+                source=self.source,
+                artifact_id=artifact_id,
+                seq=await self._next_seq(conn, artifact_id),
+                version=version,
+            )
+
+        await self._commit(build)
+
+    async def share(
+        self,
+        caller: Caller,
+        artifact_id: str,
+        *,
+        agents: Sequence[str] = (),
+        groups: Sequence[str] = (),
+    ) -> Access:
+        """Give agents and groups read access."""
+        return await self._change_access(caller, artifact_id, grants=_principals(agents, groups))
+
+    async def unshare(
+        self,
+        caller: Caller,
+        artifact_id: str,
+        *,
+        agents: Sequence[str] = (),
+        groups: Sequence[str] = (),
+    ) -> Access:
+        """Take read access back from agents and groups."""
+        return await self._change_access(caller, artifact_id, revokes=_principals(agents, groups))
+
+    async def pin(self, caller: Caller, artifact_id: str, pinned: bool = True) -> Artifact:
+        """Pin (or unpin) the artifact."""
+        return await self._update(caller, artifact_id, pinned=pinned)
+
+    async def extend_ttl(self, caller: Caller, artifact_id: str, ttl: TTL) -> Artifact:
+        """Set the artifact to expire ``ttl`` from now (``"never"``: keep it)."""
+        expires = self._expiry(ttl if ttl is not None else self.default_ttl, datetime.now(UTC))
+        return await self._update(
+            caller, artifact_id, expiry=ExpiryChange(expires_at=expires), allow_expired=True
+        )
+
+    async def update(
+        self,
+        caller: Caller,
+        artifact_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        labels: dict[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> Artifact:
+        """Replace metadata, labels, tags or metrics (those given) without a new version."""
+        return await self._update(
+            caller,
+            artifact_id,
+            metadata=metadata,
+            labels=labels,
+            tags=None if tags is None else list(tags),
+            metrics=metrics,
+        )
+
+    async def seal_session(self, caller: Caller, session_id: str) -> Session:
+        """Seal a session: every later write to it fails with ``session_sealed``.
+
+        Sealing twice is allowed and changes nothing.
+        """
+        async with self.db.connect() as conn:
+            existing = await self.reader.session(conn, caller.tenant_id, session_id)
+        if existing is not None and existing.sealed:
+            return existing
+
+        async def build(conn: AsyncConnection) -> EventBase:
+            return SessionSealed(
+                tenant_id=caller.tenant_id,
+                actor=caller.agent_id,
+                source=self.source,
+                session_id=session_id,
+            )
+
+        await self._commit(build)
+        async with self.db.connect() as conn:
+            sealed = await self.reader.session(conn, caller.tenant_id, session_id)
+        if sealed is None:  # pragma: no cover - the seal was just committed
+            raise ServerError("session vanished after sealing")
+        return sealed
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(
+        self, caller: Caller, artifact_id: str, *, include_deleted: bool = False
+    ) -> Artifact:
+        """The artifact's metadata.
+
+        Raises:
+            ArtifactNotFoundError: Unknown, in another tenant, or not visible to the caller.
+            ArtifactDeletedError: Soft-deleted (unless ``include_deleted``).
+            ArtifactExpiredError: Its TTL has passed.
+        """
+        async with self.db.connect() as conn:
+            artifact = await self.reader.get(conn, caller.tenant_id, artifact_id)
+            if artifact is None or not await self.reader.can_read(conn, caller, artifact_id):
+                raise ArtifactNotFoundError(
+                    f"Artifact {artifact_id} was not found.", artifact_id=artifact_id
+                )
+        if artifact.deleted_at is not None and not include_deleted:
+            raise ArtifactDeletedError(
+                f"Artifact {artifact_id} was deleted.", artifact_id=artifact_id
+            )
+        if not include_deleted and _expired(artifact):
+            raise ArtifactExpiredError(
+                f"Artifact {artifact_id} expired.", artifact_id=artifact_id
+            )
+        return artifact
+
+    async def list(
+        self,
+        caller: Caller,
+        filters: ArtifactFilter | None = None,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        offset: int | None = None,
+    ) -> Page:
+        """One page of what the caller may read, newest first (``created_at, id`` DESC)."""
+        async with self.db.connect() as conn:
+            return await self.reader.list(
+                conn, caller, filters, limit=limit, cursor=cursor, offset=offset
+            )
+
+    async def versions(self, caller: Caller, artifact_id: str) -> list[ArtifactVersion]:
+        """Every live version of an artifact, oldest first."""
+        await self.get(caller, artifact_id)
+        async with self.db.connect() as conn:
+            rows = await self.reader.versions(conn, artifact_id)
+        return [row for row in rows if row.deleted_at is None]
+
+    async def access(self, caller: Caller, artifact_id: str) -> Access:
+        """Who the artifact is shared with."""
+        artifact = await self.get(caller, artifact_id)
+        async with self.db.connect() as conn:
+            entries = await self.reader.access(conn, artifact_id)
+        return Access(
+            artifact_id=artifact_id,
+            owner=artifact.agent_id,
+            agents=[e.principal_id for e in entries if e.principal_type == "agent"],
+            groups=[e.principal_id for e in entries if e.principal_type == "group"],
+        )
+
+    async def session(self, caller: Caller, session_id: str) -> Session:
+        """A session of the caller's tenant."""
+        async with self.db.connect() as conn:
+            found = await self.reader.session(conn, caller.tenant_id, session_id)
+        if found is None:
+            raise SessionNotFoundError(session_id=session_id)
+        return found
+
+    async def open(
+        self, caller: Caller, artifact_id: str, version: int | None = None
+    ) -> tuple[Artifact, ArtifactVersion, AsyncIterator[bytes]]:
+        """The artifact, the asked version (default: latest) and a verified byte stream.
+
+        The stream raises ``ChecksumMismatchError`` at its end when the stored bytes no
+        longer hash to the recorded sha256, so nothing reads corrupt content as good.
+        """
+        artifact = await self.get(caller, artifact_id)
+        row = await self._version_row(artifact_id, version or artifact.version)
+        return artifact, row, self._verified(row)
+
+    async def pull_bytes(
+        self, caller: Caller, artifact_id: str, version: int | None = None
+    ) -> bytes:
+        """The content in memory (for small artifacts), verified."""
+        _, _, stream = await self.open(caller, artifact_id, version)
+        return b"".join([chunk async for chunk in stream])
+
+    async def pull_to(
+        self, caller: Caller, artifact_id: str, path: str | os.PathLike[str], *,
+        version: int | None = None,
+    ) -> Path:
+        """Write the content to ``path`` (a directory takes the artifact's name).
+
+        The file appears only once all bytes arrived and were verified.
+        """
+        artifact, _, stream = await self.open(caller, artifact_id, version)
+        target = Path(path)
+        if target.is_dir() or str(path).endswith(os.sep):
+            target = target / _safe_filename(artifact.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".artifact-hub-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                async for chunk in stream:
+                    await asyncio.to_thread(handle.write, chunk)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return target
+
+    # ------------------------------------------------------------------ internals
+
+    async def _verified(self, row: ArtifactVersion) -> AsyncIterator[bytes]:
+        checker = HashingReader(expected_sha256=row.sha256, expected_size=row.size_bytes)
+        try:
+            async for chunk in self.blobs.get(row.sha256, chunk_size=CHUNK_SIZE):
+                checker.update(chunk)
+                yield chunk
+        except BlobNotFoundError as error:
+            raise ServerError(
+                f"the content of {row.artifact_id} v{row.version} is missing from the store",
+                artifact_id=row.artifact_id,
+                version=row.version,
+            ) from error
+        checker.verify()
+
+    async def _version_row(self, artifact_id: str, version: int) -> ArtifactVersion:
+        async with self.db.connect() as conn:
+            row = await self.reader.version(conn, artifact_id, version)
+        if row is None:
+            raise VersionNotFoundError(
+                f"Artifact {artifact_id} has no version {version}.",
+                artifact_id=artifact_id,
+                version=version,
+            )
+        if row.deleted_at is not None:
+            raise ArtifactDeletedError(
+                f"Version {version} of {artifact_id} was deleted.",
+                artifact_id=artifact_id,
+                version=version,
+            )
+        return row
+
+    async def _writable(
+        self, caller: Caller, artifact_id: str, *, allow_expired: bool = False
+    ) -> Artifact:
+        artifact = await self.get(caller, artifact_id, include_deleted=allow_expired)
+        if artifact.deleted_at is not None:
+            raise ArtifactDeletedError(artifact_id=artifact_id)
+        if not caller.admin and artifact.agent_id != caller.agent_id:
+            raise PermissionDeniedError(
+                f"only the owner of {artifact_id} can change it", artifact_id=artifact_id
+            )
+        return artifact
+
+    async def _change_access(
+        self,
+        caller: Caller,
+        artifact_id: str,
+        *,
+        grants: list[Principal] | None = None,
+        revokes: list[Principal] | None = None,
+    ) -> Access:
+        if not grants and not revokes:
+            raise InvalidRequestError("name at least one agent or group")
+        await self._writable(caller, artifact_id)
+
+        async def build(conn: AsyncConnection) -> EventBase:
+            return ArtifactShared(
+                tenant_id=caller.tenant_id,
+                actor=caller.agent_id,
+                source=self.source,
+                artifact_id=artifact_id,
+                seq=await self._next_seq(conn, artifact_id),
+                grants=grants or [],
+                revokes=revokes or [],
+            )
+
+        await self._commit(build)
+        return await self.access(caller, artifact_id)
+
+    async def _update(
+        self, caller: Caller, artifact_id: str, *, allow_expired: bool = False, **changes: Any
+    ) -> Artifact:
+        await self._writable(caller, artifact_id, allow_expired=allow_expired)
+
+        async def build(conn: AsyncConnection) -> EventBase:
+            return ArtifactUpdated(
+                tenant_id=caller.tenant_id,
+                actor=caller.agent_id,
+                source=self.source,
+                artifact_id=artifact_id,
+                seq=await self._next_seq(conn, artifact_id),
+                **changes,
+            )
+
+        await self._commit(build)
+        return await self.get(caller, artifact_id)
+
+    async def _next_seq(self, conn: AsyncConnection, artifact_id: str) -> int:
+        revision = await self.reader.revision(conn, artifact_id)
+        if revision is None:
+            raise ArtifactNotFoundError(artifact_id=artifact_id)
+        return revision + 1
+
+    async def _check_session_open(
+        self, tenant_id: str, session_id: str, conn: AsyncConnection | None = None
+    ) -> None:
+        if conn is None:
+            async with self.db.connect() as read:
+                session = await self.reader.session(read, tenant_id, session_id)
+        else:
+            session = await self.reader.session(conn, tenant_id, session_id)
+        if session is not None and session.sealed:
+            raise SessionSealedError(
+                f"Session {session_id} is sealed; use a new session.", session_id=session_id
+            )
+
+    async def _commit(self, build: Callable[[AsyncConnection], Awaitable[EventBase]]) -> EventBase:
+        """Build the event and apply + append it in one transaction, retrying lost races."""
+        for attempt in range(_WRITE_RETRIES):
+            try:
+                async with self.db.begin() as conn:
+                    event = await build(conn)
+                    await self.projector.apply(conn, event)
+                    await self.outbox.append(conn, event)
+            except EventNotReadyError:
+                # Another writer advanced the artifact between our read and our update.
+                await asyncio.sleep(0.01 * (attempt + 1))
+                continue
+            if self.on_commit is not None:
+                self.on_commit()
+            return event
+        raise ConflictError("the artifact is being changed concurrently; try again")
+
+    def _expiry(self, ttl: TTL, now: datetime) -> datetime | None:
+        if ttl == "never":
+            return None
+        if ttl is None:
+            return None if self.default_ttl is None else now + self.default_ttl
+        if isinstance(ttl, (int, float)):
+            ttl = timedelta(seconds=ttl)
+        if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+            raise InvalidRequestError("ttl must be positive seconds, a timedelta or 'never'")
+        return now + ttl
+
+
+_SCOPE_FIELDS = frozenset(
+    {
+        "run_id",
+        "graph_id",
+        "node_id",
+        "tool_name",
+        "tool_version",
+        "org_id",
+        "user_id",
+        "client_id",
+        "app_id",
+        "uri",
+        "preview_uri",
+    }
+)
+
+
+def _expired(artifact: Artifact) -> bool:
+    return artifact.expires_at is not None and artifact.expires_at <= datetime.now(UTC)
+
+
+def _principals(agents: Sequence[str], groups: Sequence[str]) -> list[Principal]:
+    return [Principal(type="agent", id=a) for a in agents] + [
+        Principal(type="group", id=g) for g in groups
+    ]
+
+
+def _default_name(content: Content) -> str:
+    if isinstance(content, (str, os.PathLike)):
+        return Path(content).name
+    name = getattr(content, "name", None)
+    if isinstance(name, str) and name:
+        return Path(name).name
+    return "artifact"
+
+
+def _safe_filename(name: str) -> str:
+    """A name that cannot leave the target directory."""
+    base = Path(name.replace("\\", "/")).name
+    return base if base not in {"", ".", ".."} else "artifact"
+
+
+async def iter_content(content: Content, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+    """Any pushable content as an async stream of chunks (files are read off the loop)."""
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        view = memoryview(content)
+        for start in range(0, len(view), chunk_size):
+            yield bytes(view[start : start + chunk_size])
+        return
+    if isinstance(content, (str, os.PathLike)):
+        path = Path(content)
+        if not path.is_file():
+            raise InvalidRequestError(f"{path} is not a file", path=str(path))
+        handle = await asyncio.to_thread(path.open, "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, chunk_size):
+                yield chunk
+        finally:
+            handle.close()
+        return
+    if isinstance(content, AsyncIterable):
+        async for chunk in content:
+            yield bytes(chunk)
+        return
+    if hasattr(content, "read"):
+        while chunk := await asyncio.to_thread(content.read, chunk_size):
+            yield chunk
+        return
+    raise InvalidRequestError(f"cannot push content of type {type(content).__name__}")

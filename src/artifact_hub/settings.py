@@ -1,0 +1,62 @@
+"""Configuration, from ``ARTIFACT_HUB_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["HubSettings"]
+
+
+class HubSettings(BaseSettings):
+    """Everything a hub process needs to know; each field is ``ARTIFACT_HUB_<NAME>``.
+
+    The defaults are the embedded mode: SQLite and blobs under ``data_dir``, events delivered
+    in-process. Point ``database_url`` at PostgreSQL, ``blob_store`` at ``s3`` and
+    ``event_bus`` at ``kafka`` for the distributed mode.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ARTIFACT_HUB_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".artifact-hub"), description="Embedded mode's folder.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir."
+    )
+    blob_store: Literal["local", "s3"] = "local"
+    blob_dir: Path | None = Field(default=None, description="Local blob folder; default data_dir/blobs.")
+    s3_bucket: str = "artifact-hub"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_prefix: str = "blobs/"
+    event_bus: Literal["inprocess", "kafka"] = "inprocess"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    consumer_group: str = "artifact-hub-index"
+    event_source: str = "artifact-hub"
+    relay_poll_interval: float = 0.5
+    relay_batch_size: int = 200
+    run_relay: bool = Field(default=True, description="Run the outbox relay in this process.")
+    default_ttl_seconds: int | None = Field(default=30 * 24 * 3600, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``database_url``, or the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'index.db').resolve()}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        """``blob_dir``, or ``data_dir/blobs``."""
+        return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    @property
+    def default_ttl(self) -> timedelta | None:
+        """The default TTL as a timedelta (None: never expire)."""
+        return None if self.default_ttl_seconds is None else timedelta(seconds=self.default_ttl_seconds)
