@@ -3,6 +3,7 @@
 from artifact_hub.bus.cloudevents import KafkaRecord, decode, encode, header_map
 from artifact_hub.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
 from artifact_hub.bus.relay import OutboxRelay
+from artifact_hub.bus.topics import all_topics, ensure_topics
 
 __all__ = [
     "EventPublisher",
@@ -10,7 +11,9 @@ __all__ = [
     "KafkaPublisher",
     "KafkaRecord",
     "OutboxRelay",
+    "all_topics",
     "decode",
     "encode",
+    "ensure_topics",
     "header_map",
 ]

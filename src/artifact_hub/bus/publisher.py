@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from artifact_hub.bus.cloudevents import KafkaRecord
+from artifact_hub.bus.topics import ensure_topics
 
 __all__ = ["EventPublisher", "InProcessBus", "KafkaPublisher", "RecordHandler"]
 
@@ -65,6 +66,9 @@ class KafkaPublisher(EventPublisher):
         bootstrap_servers: Kafka bootstrap servers.
         request_timeout_ms: How long one publish may wait for the broker before failing;
             kept short so the relay notices an outage quickly and retries later.
+        topics: Topics to create on (re)connect when missing (a restarted single-node broker
+            without storage comes back empty).
+        partitions: Partitions of the topics it creates.
         broker_options: Further ``KafkaBroker`` keyword arguments (security, client id, ...).
     """
 
@@ -73,9 +77,13 @@ class KafkaPublisher(EventPublisher):
         bootstrap_servers: str,
         *,
         request_timeout_ms: int = 10_000,
+        topics: Sequence[str] = (),
+        partitions: int = 3,
         **broker_options: Any,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.topics = tuple(topics)
+        self.partitions = partitions
         self.request_timeout_ms = request_timeout_ms
         self.broker_options = broker_options
         self._broker: Any = None
@@ -86,6 +94,13 @@ class KafkaPublisher(EventPublisher):
 
         async with self._lock:
             if self._broker is None:
+                if self.topics:
+                    await ensure_topics(
+                        self.bootstrap_servers,
+                        self.topics,
+                        partitions=self.partitions,
+                        timeout_ms=self.request_timeout_ms,
+                    )
                 broker = KafkaBroker(
                     self.bootstrap_servers,
                     enable_idempotence=True,

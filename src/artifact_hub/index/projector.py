@@ -35,10 +35,12 @@ __all__ = ["IndexProjector", "label_value"]
 
 
 def label_value(value: Any) -> str:
-    """How a label or metadata value is stored (and compared) in the key/value side table."""
-    if isinstance(value, str):
-        return value[:512]
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))[:512]
+    """How a label or metadata value is stored (and compared) in the key/value side table.
+
+    Every value is stored as its canonical JSON, so the string ``"3"`` and the number ``3``
+    stay different.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)[:512]
 
 
 class IndexProjector:

@@ -146,7 +146,7 @@ artifact_versions = Table(
 )
 
 # Labels and metadata as key/value rows, so equality filters use an index on both databases.
-# Values are stored as text: strings as they are, anything else as its JSON.
+# Values are stored as their canonical JSON text (see projector.label_value).
 artifact_labels = Table(
     "artifact_labels",
     metadata,

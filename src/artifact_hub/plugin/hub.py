@@ -15,6 +15,7 @@ from typing import Any
 
 from artifact_hub.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
 from artifact_hub.bus.relay import OutboxRelay
+from artifact_hub.bus.topics import all_topics
 from artifact_hub.consumers.app import ARTIFACT_TOPICS
 from artifact_hub.consumers.projection import IndexConsumer
 from artifact_hub.index.database import Database
@@ -73,7 +74,9 @@ class Hub:
         self.consumer: IndexConsumer | None = None
         if publisher is None:
             if settings.event_bus == "kafka":
-                publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+                publisher = KafkaPublisher(
+                    settings.kafka_bootstrap_servers, topics=all_topics(settings.topic_prefix)
+                )
             else:
                 self.bus = InProcessBus()
                 self.consumer = IndexConsumer(self.db)

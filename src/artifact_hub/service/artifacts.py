@@ -214,6 +214,7 @@ class ArtifactService:
         )
 
         async def build(conn: AsyncConnection) -> EventBase:
+            seq = await self._next_seq(conn, artifact_id)  # locks the row first
             latest = await self.reader.get(conn, caller.tenant_id, artifact_id)
             if latest is None or latest.deleted_at is not None:
                 raise ArtifactDeletedError(artifact_id=artifact_id)
@@ -224,7 +225,7 @@ class ArtifactService:
                 actor=caller.agent_id,
                 source=self.source,
                 artifact_id=artifact_id,
-                seq=await self._next_seq(conn, artifact_id),
+                seq=seq,
                 version=latest.version + 1,
                 sha256=blob.sha256,
                 size_bytes=blob.size,
@@ -241,6 +242,7 @@ class ArtifactService:
         await self._writable(caller, artifact_id)
 
         async def build(conn: AsyncConnection) -> EventBase:
+            seq = await self._next_seq(conn, artifact_id)  # locks the row first
             latest = await self.reader.get(conn, caller.tenant_id, artifact_id)
             if latest is None or latest.deleted_at is not None:
                 raise ArtifactDeletedError(artifact_id=artifact_id)
@@ -249,7 +251,7 @@ class ArtifactService:
                 actor=caller.agent_id,
                 source=self.source,
                 artifact_id=artifact_id,
-                seq=await self._next_seq(conn, artifact_id),
+                seq=seq,
             )
 
         await self._commit(build)
@@ -267,6 +269,7 @@ class ArtifactService:
         await self._version_row(artifact_id, version)
 
         async def build(conn: AsyncConnection) -> EventBase:
+            seq = await self._next_seq(conn, artifact_id)  # locks the row first
             row = await self.reader.version(conn, artifact_id, version)
             if row is None:
                 raise VersionNotFoundError(artifact_id=artifact_id, version=version)
@@ -277,7 +280,7 @@ class ArtifactService:
                 actor=caller.agent_id,
                 source=self.source,
                 artifact_id=artifact_id,
-                seq=await self._next_seq(conn, artifact_id),
+                seq=seq,
                 version=version,
             )
 

@@ -1,0 +1,47 @@
+"""Creating the hub's topics on a Kafka cluster (idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from artifact_hub.schemas.events import DLQ_TOPIC, EVENT_TYPES
+
+__all__ = ["all_topics", "ensure_topics"]
+
+
+def all_topics(prefix: str = "") -> list[str]:
+    """Every topic the hub publishes to, the dead-letter topic included."""
+    return [prefix + cls.topic for cls in EVENT_TYPES.values()] + [prefix + DLQ_TOPIC]
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    timeout_ms: int = 10_000,
+) -> list[str]:
+    """Create the topics that do not exist yet; return the ones created.
+
+    Topics are created explicitly (not left to broker auto-creation) so that they get enough
+    partitions for a consumer group to share.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t, partitions, replication_factor) for t in missing]
+                )
+            except TopicAlreadyExistsError:  # another process raced us; fine
+                pass
+        return missing
+    finally:
+        await admin.close()

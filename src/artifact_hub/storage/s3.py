@@ -1,0 +1,324 @@
+"""Blobs as objects in an S3 bucket (AWS S3, MinIO, moto, and other S3 APIs).
+
+A blob is the object ``<prefix><sha256>``. A write spools the stream to a local temporary
+file while hashing it (the key is the hash, so it is known only at the end), then uploads
+the file with boto3's transfer manager: one PUT, or a multipart upload past
+``multipart_threshold``. S3 makes an object visible only when its PUT or its multipart
+upload completes, so a half-written blob is never visible under its key.
+
+boto3 is blocking; every call runs in a worker thread (``asyncio.to_thread``).
+
+On checksums (botocore >= 1.36 computes CRC32 request checksums by default, which some
+S3-compatible services reject): uploads here name ``ChecksumAlgorithm="SHA256"``
+explicitly, so the default never applies to them, and botocore adds no default checksum
+to presigned URLs. The defaults are therefore left alone; pass your own ``client`` to
+change them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError, FlexibleChecksumError
+
+from artifact_hub.errors import ChecksumMismatchError
+from artifact_hub.storage.base import (
+    CHUNK_SIZE,
+    BlobInfo,
+    BlobNotFoundError,
+    BlobStore,
+    HashingReader,
+    check_sha256,
+    spool_to_temp_file,
+)
+
+if TYPE_CHECKING:
+    from botocore.response import StreamingBody
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CreateBucketConfigurationTypeDef
+
+__all__ = ["S3BlobStore"]
+
+MiB = 1024 * 1024
+STAGING_PREFIX = "staging/"
+_STAGING_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
+# HEAD answers have no body, so a missing key there is just "404". A missing bucket
+# (NoSuchBucket) is a configuration error and is not one of these.
+_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+class S3BlobStore(BlobStore):
+    """Content-addressed blobs as objects in one S3 bucket.
+
+    Args:
+        bucket: The bucket's name (see :meth:`ensure_bucket`).
+        endpoint_url: The S3 API's URL for MinIO, moto and other non-AWS services; None
+            for AWS. When set, requests use path-style addressing (``host/bucket/key``).
+        region_name: The bucket's region.
+        aws_access_key_id: Credentials; None to use boto3's usual chain (environment,
+            profile, instance role).
+        aws_secret_access_key: See ``aws_access_key_id``.
+        prefix: Put in front of every blob's sha256 to make its key.
+        multipart_threshold: Files at least this large are uploaded in parts.
+        multipart_chunksize: The size of one part (default: ``multipart_threshold``).
+            boto3 raises it when a file would otherwise need more than 10,000 parts.
+        max_concurrency: Parts uploaded at once by one ``put``. Each ``put`` runs its own
+            pool of this many threads, and each part in flight holds one to two MiB of
+            buffers, so this bounds a write's memory and threads; boto3's default is 10.
+        spool_dir: Where streams are spooled before the upload (default: the system's
+            temporary directory). It needs room for the largest blob being written.
+        client: A ready boto3 S3 client; the connection arguments above are then ignored,
+            and :meth:`close` leaves it open.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        prefix: str = "blobs/",
+        multipart_threshold: int = 8 * MiB,
+        multipart_chunksize: int | None = None,
+        max_concurrency: int = 4,
+        spool_dir: Path | str | None = None,
+        client: S3Client | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self._owns_client = client is None
+        if client is None:
+            client = boto3.session.Session().client(
+                "s3",
+                endpoint_url=endpoint_url,
+                region_name=region_name,
+                aws_access_key_id=aws_access_key_id,
+                aws_secret_access_key=aws_secret_access_key,
+                config=_client_config(path_style=endpoint_url is not None),
+            )
+        self._client = client
+        self._transfer_config = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize or multipart_threshold,
+            max_concurrency=max_concurrency,
+        )
+        self.spool_dir = Path(spool_dir) if spool_dir is not None else Path(tempfile.gettempdir())
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def client(self) -> S3Client:
+        """The boto3 client (blocking: call it from a worker thread)."""
+        return self._client
+
+    def key_for(self, sha256: str) -> str:
+        """The object key a blob is (or would be) stored under.
+
+        Raises:
+            ValueError: ``sha256`` is not 64 lowercase hex characters.
+        """
+        return self.prefix + check_sha256(sha256)
+
+    def staging_key(self, name: str) -> str:
+        """The object key of a staged direct upload named ``name`` (see ``presigned_put_url``).
+
+        Raises:
+            ValueError: ``name`` is not one safe path segment (letters, digits, ``._-``).
+        """
+        if _STAGING_NAME.fullmatch(name) is None:
+            raise ValueError(f"not a valid staging name: {name!r}")
+        return STAGING_PREFIX + name
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket unless it exists (safe to race with another creator)."""
+        await asyncio.to_thread(self._ensure_bucket)
+
+    def _ensure_bucket(self) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as error:
+            if not _is_not_found(error):
+                raise
+        region = self._client.meta.region_name
+        try:
+            if region in (None, "", "us-east-1"):
+                # us-east-1 is the one region that refuses an explicit LocationConstraint.
+                self._client.create_bucket(Bucket=self.bucket)
+            else:
+                configuration = cast(
+                    "CreateBucketConfigurationTypeDef", {"LocationConstraint": region}
+                )
+                self._client.create_bucket(
+                    Bucket=self.bucket, CreateBucketConfiguration=configuration
+                )
+        except ClientError as error:
+            if _error_code(error) != "BucketAlreadyOwnedByYou":
+                raise
+
+    async def put(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        expected_sha256: str | None = None,
+        max_size: int | None = None,
+    ) -> BlobInfo:
+        """Spool and hash the stream, then upload it under its hash unless it is there.
+
+        See :meth:`BlobStore.put`. The object carries ``ChecksumAlgorithm=SHA256`` (S3 checks
+        every part) and the metadata ``sha256``.
+
+        Raises:
+            ChecksumMismatchError: The bytes do not hash to ``expected_sha256``.
+            FileTooLargeError: More than ``max_size`` bytes arrived.
+            ValueError: ``expected_sha256`` is not a lowercase hex sha256.
+        """
+        if expected_sha256 is not None:
+            check_sha256(expected_sha256)
+        reader = HashingReader(expected_sha256=expected_sha256, max_size=max_size)
+        async with spool_to_temp_file(chunks, self.spool_dir, reader) as spooled:
+            sha256, size = reader.sha256, reader.size
+            # Same hash, same bytes: keep the object that is there, unless its size shows it
+            # is not that blob (then the verified upload replaces it).
+            if await self.stat(sha256) == size:
+                return BlobInfo(sha256=sha256, size=size, created=False)
+            await asyncio.to_thread(self._upload, spooled, sha256)
+        return BlobInfo(sha256=sha256, size=size, created=True)
+
+    def _upload(self, path: Path, sha256: str) -> None:
+        self._client.upload_file(
+            str(path),
+            self.bucket,
+            self.key_for(sha256),
+            ExtraArgs={
+                "ChecksumAlgorithm": "SHA256",
+                "Metadata": {"sha256": sha256},
+                "ContentType": "application/octet-stream",
+            },
+            Config=self._transfer_config,
+        )
+
+    def get(self, sha256: str, *, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """Stream the object in chunks of at most ``chunk_size`` bytes.
+
+        Raises:
+            BlobNotFoundError: No such blob (on first iteration).
+            ChecksumMismatchError: S3 returned a checksum the bytes do not match.
+            ValueError: ``sha256`` is not a lowercase hex sha256 (at once).
+        """
+        return self._read(self.key_for(sha256), sha256, chunk_size)
+
+    async def _read(self, key: str, sha256: str, chunk_size: int) -> AsyncIterator[bytes]:
+        try:
+            response = await asyncio.to_thread(self._client.get_object, Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _is_not_found(error):
+                raise BlobNotFoundError(sha256) from None
+            raise
+        body: StreamingBody = response["Body"]
+        pieces = body.iter_chunks(chunk_size)
+        try:
+            while (chunk := await asyncio.to_thread(_next_chunk, pieces, sha256)) is not None:
+                yield chunk
+        finally:
+            # Gives the connection back to the pool when the reader stops early.
+            body.close()
+
+    async def stat(self, sha256: str) -> int | None:
+        """The object's size, or None when it is not stored."""
+        key = self.key_for(sha256)
+        try:
+            head = await asyncio.to_thread(self._client.head_object, Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _is_not_found(error):
+                return None
+            raise
+        return head["ContentLength"]
+
+    async def delete(self, sha256: str) -> None:
+        """Delete the object (S3 answers the same when it is absent)."""
+        key = self.key_for(sha256)
+        await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
+
+    async def presigned_get_url(self, sha256: str, *, expires_in: timedelta) -> str | None:
+        """A URL that reads the blob straight from S3 until ``expires_in`` has passed."""
+        return await self._presign(
+            "get_object", {"Bucket": self.bucket, "Key": self.key_for(sha256)}, expires_in
+        )
+
+    async def presigned_put_url(
+        self, key: str, *, expires_in: timedelta, size: int | None = None
+    ) -> str | None:
+        """A URL for a direct PUT to the staging object ``staging/<key>``.
+
+        The staged object is not a blob: the service moves it under its hash after checking
+        it. ``key`` is a name such as an upload id; see :meth:`staging_key`.
+
+        Args:
+            key: The staging name, one path segment.
+            expires_in: How long the URL works.
+            size: When given, the URL is signed for exactly this ``Content-Length``.
+
+        Raises:
+            ValueError: ``key`` is not a valid staging name.
+        """
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self.staging_key(key)}
+        if size is not None:
+            params["ContentLength"] = size
+        return await self._presign("put_object", params, expires_in)
+
+    async def _presign(self, method: str, params: dict[str, Any], expires_in: timedelta) -> str:
+        # Signing is local, but resolving credentials may call an instance metadata service.
+        return await asyncio.to_thread(
+            self._client.generate_presigned_url,
+            ClientMethod=method,
+            Params=params,
+            ExpiresIn=int(expires_in.total_seconds()),
+        )
+
+    async def close(self) -> None:
+        """Close the client's connections, if this store created the client."""
+        if self._owns_client:
+            await asyncio.to_thread(self._client.close)
+
+
+def _client_config(*, path_style: bool) -> Config:
+    return Config(
+        # Without it botocore signs presigned URLs with SigV2, which newer AWS regions and
+        # some S3-compatible services refuse.
+        signature_version="s3v4",
+        retries={"mode": "standard"},
+        # Path style for MinIO and moto, which serve one host (bucket-in-hostname needs
+        # wildcard DNS). Explicit virtual style for AWS: only then do presigned URLs use the
+        # regional endpoint; the legacy global one fails in newer regions.
+        s3={"addressing_style": "path" if path_style else "virtual"},
+    )
+
+
+def _next_chunk(pieces: Iterator[bytes], sha256: str) -> bytes | None:
+    """The next chunk, or None at the end (``StopIteration`` must not cross a thread)."""
+    try:
+        return next(pieces, None)
+    except FlexibleChecksumError as error:
+        raise ChecksumMismatchError(
+            f"S3 returned bytes that do not match its stored checksum for blob {sha256}",
+            sha256=sha256,
+        ) from error
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _is_not_found(error: ClientError) -> bool:
+    return _error_code(error) in _NOT_FOUND_CODES

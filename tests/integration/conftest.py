@@ -1,0 +1,51 @@
+"""Hubs on the two real stacks: SQLite + local folder, and PostgreSQL + S3."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from artifact_hub.plugin import Hub
+from artifact_hub.settings import HubSettings
+
+
+def stack_settings(request: pytest.FixtureRequest, tmp_path: Path, stack: str, **extra: Any) -> tuple[HubSettings, Any]:
+    """Settings for a stack, and a clean-up callable (drops the PostgreSQL database)."""
+    if stack == "sqlite-local":
+        return HubSettings(data_dir=tmp_path / "hub", default_ttl_seconds=None, **extra), None
+    server = request.getfixturevalue("postgres_server")
+    bucket = request.getfixturevalue("s3_bucket")
+    s3 = request.getfixturevalue("s3_settings")
+    name = server.create_database()
+    settings = HubSettings(
+        data_dir=tmp_path / "hub",
+        database_url=server.url(name),
+        blob_store="s3",
+        s3_bucket=bucket,
+        s3_endpoint_url=s3["endpoint_url"],
+        s3_region=s3["region_name"],
+        s3_access_key_id=s3["aws_access_key_id"],
+        s3_secret_access_key=s3["aws_secret_access_key"],
+        default_ttl_seconds=None,
+        **extra,
+    )
+    return settings, lambda: server.drop_database(name)
+
+
+STACKS = ["sqlite-local", pytest.param("postgres-s3", marks=[pytest.mark.postgres, pytest.mark.s3])]
+
+
+@pytest.fixture(params=STACKS)
+async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hub]:
+    settings, cleanup = stack_settings(request, tmp_path, request.param)
+    instance = Hub(settings)
+    await instance.start()
+    try:
+        yield instance
+    finally:
+        await instance.stop()
+        if cleanup:
+            cleanup()
