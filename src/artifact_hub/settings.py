@@ -36,6 +36,9 @@ class HubSettings(BaseSettings):
     s3_prefix: str = "blobs/"
     event_bus: Literal["inprocess", "kafka"] = "inprocess"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_idempotent_producer: bool = Field(
+        default=False, description="Kafka's idempotent producer (the broker must support it)."
+    )
     topic_prefix: str = ""
     consumer_group: str = "artifact-hub-index"
     event_source: str = "artifact-hub"

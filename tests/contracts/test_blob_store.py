@@ -426,8 +426,16 @@ class TestS3BlobStore(StreamingContract):
         assert staged["Body"].read() == data
         assert await self.blob_count(store) == 0  # staged objects are not blobs
 
-    async def test_ensure_bucket_is_idempotent(self, store: S3BlobStore) -> None:
-        await store.ensure_bucket()
-        await store.ensure_bucket()
-        info = await store.put(stream([b"still works"]))
-        assert await store.stat(info.sha256) == len(b"still works")
+    async def test_ensure_bucket_creates_a_missing_bucket(
+        self, s3_bucket: str, s3_settings: dict[str, Any], tmp_path: Path
+    ) -> None:
+        store = S3BlobStore(f"{s3_bucket}-new", spool_dir=tmp_path, **s3_settings)
+        try:
+            await store.ensure_bucket()
+            await store.ensure_bucket()  # already there: no error
+            info = await store.put(stream([b"in a new bucket"]))
+            assert await store.stat(info.sha256) == len(b"in a new bucket")
+            await store.delete(info.sha256)
+        finally:
+            await asyncio.to_thread(store.client.delete_bucket, Bucket=store.bucket)
+            await store.close()

@@ -60,7 +60,12 @@ class InProcessBus(EventPublisher):
 
 
 class KafkaPublisher(EventPublisher):
-    """Publishes through a FastStream ``KafkaBroker`` (aiokafka, idempotent producer).
+    """Publishes through a FastStream ``KafkaBroker`` (aiokafka, ``acks=all``).
+
+    Order per partition holds without the idempotent producer: aiokafka keeps one batch in
+    flight per partition, so a retried batch is never overtaken. A retry may duplicate a
+    record, which consumers skip by its event id. ``enable_idempotence=True`` removes those
+    duplicates on brokers that support it (Tansu does not implement InitProducerId).
 
     Args:
         bootstrap_servers: Kafka bootstrap servers.
@@ -69,6 +74,7 @@ class KafkaPublisher(EventPublisher):
         topics: Topics to create on (re)connect when missing (a restarted single-node broker
             without storage comes back empty).
         partitions: Partitions of the topics it creates.
+        enable_idempotence: Use Kafka's idempotent producer (needs broker support).
         broker_options: Further ``KafkaBroker`` keyword arguments (security, client id, ...).
     """
 
@@ -79,11 +85,13 @@ class KafkaPublisher(EventPublisher):
         request_timeout_ms: int = 10_000,
         topics: Sequence[str] = (),
         partitions: int = 3,
+        enable_idempotence: bool = False,
         **broker_options: Any,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topics = tuple(topics)
         self.partitions = partitions
+        self.enable_idempotence = enable_idempotence
         self.request_timeout_ms = request_timeout_ms
         self.broker_options = broker_options
         self._broker: Any = None
@@ -103,7 +111,7 @@ class KafkaPublisher(EventPublisher):
                     )
                 broker = KafkaBroker(
                     self.bootstrap_servers,
-                    enable_idempotence=True,
+                    enable_idempotence=self.enable_idempotence,
                     acks="all",
                     request_timeout_ms=self.request_timeout_ms,
                     logger=None,
@@ -118,10 +126,7 @@ class KafkaPublisher(EventPublisher):
             return self._broker
 
     async def publish_many(self, items: Sequence[tuple[str, KafkaRecord]]) -> None:
-        """Send all records without waiting, then wait for every acknowledgement.
-
-        The idempotent producer keeps them in order per partition even when it retries.
-        """
+        """Send all records without waiting, then wait for every acknowledgement."""
         broker = await self._connected()
         try:
             pending = [

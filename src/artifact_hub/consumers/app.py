@@ -40,22 +40,33 @@ def subscribe_index_consumer(
         await broker.publish(record.value, dlq_topic, key=record.key.encode(), headers=headers)
 
     consumer.dead_letter = dead_letter
-    options: dict[str, Any] = {
-        "group_id": group_id,
-        "auto_offset_reset": auto_offset_reset,
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
+    topics = [topic_prefix + suffix for suffix in ARTIFACT_TOPICS]
+
+    # One subscriber for every artifact topic: one group member per process, so a group of
+    # several processes rebalances once per join rather than once per topic. Early events do
+    # not block it: the consumer parks them (see IndexConsumer).
+    @broker.subscriber(
+        *topics,
+        group_id=group_id,
+        auto_offset_reset=auto_offset_reset,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="artifact-hub-index",
+        decoder=_raw_body,
         **subscriber_options,
-    }
-    for suffix in ARTIFACT_TOPICS:
-        topic = topic_prefix + suffix
+    )
+    async def apply_event(body: Any, msg: KafkaMessage) -> None:
+        # The raw record, not FastStream's decoded body: we decode CloudEvents ourselves.
+        raw = msg.raw_message
+        key = raw.key.decode() if isinstance(raw.key, bytes) else str(raw.key or "")
+        record = KafkaRecord(key=key, value=raw.value or b"", headers=header_map(raw.headers))
+        await consumer.handle(raw.topic, record)
 
-        async def handler(body: bytes, msg: KafkaMessage, _topic: str = topic) -> None:
-            raw = msg.raw_message
-            key = raw.key.decode() if isinstance(raw.key, bytes) else str(raw.key or "")
-            record = KafkaRecord(key=key, value=raw.value or b"", headers=header_map(raw.headers))
-            await consumer.handle(_topic, record)
 
-        broker.subscriber(topic, title=f"index-{suffix}", **options)(handler)
+async def _raw_body(msg: Any) -> bytes:
+    """Keep the value as bytes: a malformed JSON value must reach the handler (and the DLQ)
+    instead of failing in FastStream's decoder and being redelivered forever."""
+    body: bytes = msg.body
+    return body
 
 
 def build_consumer_app(

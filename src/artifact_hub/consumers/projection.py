@@ -1,24 +1,32 @@
 """The index consumer: applies events from the topics to the index, exactly once in effect.
 
-Transport-neutral: the FastStream subscribers (Kafka) and the in-process bus both call
-:meth:`IndexConsumer.handle`. An event whose predecessor has not arrived yet is retried with
-backoff; one that can never apply goes to the dead-letter topic with its reason.
+Transport-neutral: the FastStream subscriber (Kafka) and the in-process bus both call
+:meth:`IndexConsumer.handle`. Events about one artifact travel on several topics, so one may
+arrive before its predecessor. Such an event is parked in ``deferred_events`` (durably, so its
+offset can be committed and the partition moves on) and applied in the same transaction as the
+event it waited for. One that still waits after ``max_wait`` goes to the dead-letter topic, as
+does anything that can never apply, each with its reason.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import Enum
+
+from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.bus.cloudevents import KafkaRecord, decode
 from artifact_hub.errors import EventNotReadyError, EventRejectedError
+from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
-from artifact_hub.index.projector import IndexProjector
+from artifact_hub.index.projector import IndexProjector, lock_artifact
+from artifact_hub.schemas.events import ArtifactEvent, HubEvent
 
-__all__ = ["DeadLetter", "IndexConsumer", "Outcome"]
+__all__ = ["ConsumerStats", "DeadLetter", "IndexConsumer", "Outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +39,19 @@ class Outcome(str, Enum):
 
     APPLIED = "applied"
     DUPLICATE = "duplicate"
+    DEFERRED = "deferred"
     DEAD_LETTERED = "dead_lettered"
 
 
 @dataclass
 class ConsumerStats:
-    """Counts since start, per outcome."""
+    """Counts since start. ``applied`` includes deferred events applied later."""
 
+    received: int = 0
     applied: int = 0
     duplicate: int = 0
+    deferred: int = 0
     dead_lettered: int = 0
-    retried: int = 0
 
 
 class IndexConsumer:
@@ -49,11 +59,10 @@ class IndexConsumer:
 
     Args:
         db: The index database.
+        projector: The projection (one per process is enough).
         dead_letter: Where rejected records go; None logs and drops them (embedded mode,
             where every event was already validated by the write path).
-        not_ready_retries: How often an out-of-order event is retried before it is
-            dead-lettered.
-        not_ready_backoff: First wait between those retries, doubled each time (capped at 2s).
+        max_wait: How long an early event may wait for its predecessor.
     """
 
     def __init__(
@@ -62,49 +71,149 @@ class IndexConsumer:
         *,
         projector: IndexProjector | None = None,
         dead_letter: DeadLetter | None = None,
-        not_ready_retries: int = 12,
-        not_ready_backoff: float = 0.05,
+        max_wait: timedelta = timedelta(minutes=5),
     ) -> None:
         self.db = db
         self.projector = projector or IndexProjector()
         self.dead_letter = dead_letter
-        self.not_ready_retries = not_ready_retries
-        self.not_ready_backoff = not_ready_backoff
+        self.max_wait = max_wait
         self.stats = ConsumerStats()
 
     async def handle(self, topic: str, record: KafkaRecord) -> Outcome:
-        """Decode and apply one record.
+        """Decode and apply one record (or park it until its predecessor arrives).
 
         Database errors propagate, so the transport redelivers the record later.
         """
+        self.stats.received += 1
         try:
             event = decode(record.value, record.headers)
         except EventRejectedError as error:
             return await self._reject(topic, record, error.message)
-        delay = self.not_ready_backoff
-        for attempt in range(self.not_ready_retries + 1):
-            try:
-                async with self.db.begin() as conn:
-                    applied = await self.projector.apply(conn, event)
-            except EventNotReadyError as error:
-                if attempt == self.not_ready_retries:
-                    return await self._reject(topic, record, f"not ready: {error.message}")
-                self.stats.retried += 1
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            except EventRejectedError as error:
-                return await self._reject(topic, record, error.message)
-            if applied:
-                self.stats.applied += 1
-                return Outcome.APPLIED
-            self.stats.duplicate += 1
-            return Outcome.DUPLICATE
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            async with self.db.begin() as conn:
+                applied = await self.projector.apply(conn, event)
+                if applied:
+                    self.stats.applied += 1
+                    if isinstance(event, ArtifactEvent):
+                        self.stats.applied += await self._release(conn, event.artifact_id, event.seq)
+        except EventNotReadyError as error:
+            await self._defer(topic, record, event, error.message)
+            return Outcome.DEFERRED
+        except EventRejectedError as error:
+            return await self._reject(topic, record, error.message)
+        if applied:
+            return Outcome.APPLIED
+        self.stats.duplicate += 1
+        return Outcome.DUPLICATE
 
     async def handle_inprocess(self, topic: str, record: KafkaRecord) -> None:
         """The in-process bus's subscriber signature."""
         await self.handle(topic, record)
+
+    async def pending(self) -> int:
+        """How many early events wait for their predecessor."""
+        async with self.db.connect() as conn:
+            value = await conn.scalar(select(func.count()).select_from(t.deferred_events))
+        return int(value or 0)
+
+    async def expire_deferred(self, *, now: datetime | None = None) -> int:
+        """Dead-letter the early events that waited longer than ``max_wait``; return how many."""
+        await self.retry_deferred()
+        cutoff = (now or datetime.now(UTC)) - self.max_wait
+        d = t.deferred_events.c
+        async with self.db.connect() as conn:
+            rows = (
+                await conn.execute(select(t.deferred_events).where(d.first_seen_at <= cutoff))
+            ).all()
+        for row in rows:
+            async with self.db.begin() as conn:
+                gone = await conn.execute(
+                    delete(t.deferred_events).where(d.event_id == row.event_id)
+                )
+            if gone.rowcount:
+                record = KafkaRecord(key=row.key, value=row.value.encode(), headers=row.headers)
+                await self._reject(row.topic, record, f"predecessor never arrived: {row.reason}")
+        return len(rows)
+
+    async def _release(self, conn: AsyncConnection, artifact_id: str, seq: int) -> int:
+        """Apply the parked events that follow ``seq`` of the artifact, in order."""
+        d = t.deferred_events.c
+        released = 0
+        while True:
+            row = (
+                await conn.execute(
+                    select(t.deferred_events).where(
+                        and_(d.artifact_id == artifact_id, d.seq == seq + 1)
+                    )
+                )
+            ).first()
+            if row is None:
+                return released
+            await conn.execute(delete(t.deferred_events).where(d.event_id == row.event_id))
+            waiting = decode(row.value.encode(), row.headers)
+            try:
+                async with conn.begin_nested():  # a bad parked event must not undo this one
+                    await self.projector.apply(conn, waiting)
+            except EventRejectedError as error:
+                record = KafkaRecord(key=row.key, value=row.value.encode(), headers=row.headers)
+                await self._reject(row.topic, record, error.message)
+                return released
+            released += 1
+            seq += 1
+
+    async def _defer(self, topic: str, record: KafkaRecord, event: HubEvent, reason: str) -> None:
+        if not isinstance(event, ArtifactEvent):  # pragma: no cover - only artifact events wait
+            await self._reject(topic, record, reason)
+            return
+        async with self.db.begin() as conn:
+            await lock_artifact(conn, event.artifact_id)
+            exists = await conn.scalar(
+                select(t.deferred_events.c.event_id).where(
+                    t.deferred_events.c.event_id == event.event_id
+                )
+            )
+            if exists is None:
+                await conn.execute(
+                    insert(t.deferred_events).values(
+                        event_id=event.event_id,
+                        artifact_id=event.artifact_id,
+                        seq=event.seq,
+                        topic=topic,
+                        key=record.key,
+                        headers=record.headers,
+                        value=record.value.decode(),
+                        reason=reason,
+                        first_seen_at=datetime.now(UTC),
+                    )
+                )
+            # The predecessor may have been applied while we were deciding: release now.
+            revision = await conn.scalar(
+                select(t.artifacts.c.revision).where(t.artifacts.c.artifact_id == event.artifact_id)
+            )
+            if revision is not None and revision + 1 == event.seq:
+                self.stats.applied += await self._release(conn, event.artifact_id, revision)
+        self.stats.deferred += 1
+
+    async def retry_deferred(self) -> int:
+        """Apply every parked event whose predecessor is now in the index; return how many.
+
+        A safety net run periodically: normally the predecessor's own transaction releases
+        the events waiting for it.
+        """
+        d = t.deferred_events.c
+        async with self.db.connect() as conn:
+            waiting = (await conn.execute(select(d.artifact_id).distinct())).scalars().all()
+        released = 0
+        for artifact_id in waiting:
+            async with self.db.begin() as conn:
+                await lock_artifact(conn, artifact_id)
+                revision = await conn.scalar(
+                    select(t.artifacts.c.revision).where(t.artifacts.c.artifact_id == artifact_id)
+                )
+                if revision is not None:
+                    released += await self._release(conn, artifact_id, int(revision))
+        self.stats.applied += released
+        return released
 
     async def _reject(self, topic: str, record: KafkaRecord, reason: str) -> Outcome:
         self.stats.dead_lettered += 1
@@ -113,3 +222,4 @@ class IndexConsumer:
         else:
             await self.dead_letter(topic, record, reason)
         return Outcome.DEAD_LETTERED
+

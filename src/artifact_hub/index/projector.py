@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import EventNotReadyError, EventRejectedError
@@ -31,7 +31,20 @@ from artifact_hub.schemas.events import (
     SessionSealed,
 )
 
-__all__ = ["IndexProjector", "label_value"]
+__all__ = ["IndexProjector", "label_value", "lock_artifact"]
+
+
+async def lock_artifact(conn: AsyncConnection, artifact_id: str) -> None:
+    """Serialize transactions about one artifact until the caller's transaction ends.
+
+    A row lock cannot do it before the artifact's row exists (an early event and the create
+    it waits for would race); PostgreSQL takes an advisory lock on the id. SQLite needs
+    nothing: its write transactions already run one at a time.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))"), {"id": artifact_id}
+        )
 
 
 def label_value(value: Any) -> str:
@@ -63,6 +76,8 @@ class IndexProjector:
         )
         if seen is not None:
             return False
+        if isinstance(event, ArtifactEvent):
+            await lock_artifact(conn, event.artifact_id)
         if isinstance(event, ArtifactCreated):
             await self._created(conn, event)
         elif isinstance(event, SessionSealed):

@@ -31,6 +31,7 @@ __all__ = [
     "artifact_tags",
     "artifact_versions",
     "artifacts",
+    "deferred_events",
     "metadata",
     "outbox",
     "processed_events",
@@ -193,6 +194,25 @@ processed_events = Table(
     Column("event_id", String(128), primary_key=True),
     Column("event_type", String(64), nullable=False),
     Column("applied_at", UTCDateTime(), nullable=False),
+)
+
+# Events that arrived before their predecessor (artifact topics are not ordered between each
+# other). They wait here, durably, and are applied as soon as the missing event is; the consumer
+# commits their offsets, so one early event never blocks a partition.
+deferred_events = Table(
+    "deferred_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("artifact_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    Index(None, "artifact_id", "seq"),
+    Index(None, "first_seen_at"),
 )
 
 # The transactional outbox and, since rows are kept once sent, the hub's own event log.

@@ -75,7 +75,9 @@ class Hub:
         if publisher is None:
             if settings.event_bus == "kafka":
                 publisher = KafkaPublisher(
-                    settings.kafka_bootstrap_servers, topics=all_topics(settings.topic_prefix)
+                    settings.kafka_bootstrap_servers,
+                    topics=all_topics(settings.topic_prefix),
+                    enable_idempotence=settings.kafka_idempotent_producer,
                 )
             else:
                 self.bus = InProcessBus()

@@ -11,8 +11,10 @@ boto3 is blocking; every call runs in a worker thread (``asyncio.to_thread``).
 On checksums (botocore >= 1.36 computes CRC32 request checksums by default, which some
 S3-compatible services reject): uploads here name ``ChecksumAlgorithm="SHA256"``
 explicitly, so the default never applies to them, and botocore adds no default checksum
-to presigned URLs. The defaults are therefore left alone; pass your own ``client`` to
-change them.
+to presigned URLs; moto 5.2 works either way. The defaults are therefore left alone, which
+also keeps response validation on: botocore checks a single-part object's stored SHA256 as
+it streams, and a mismatch surfaces as ``ChecksumMismatchError``. Pass your own ``client``
+to change any of this.
 """
 
 from __future__ import annotations
@@ -192,6 +194,9 @@ class S3BlobStore(BlobStore):
             # is not that blob (then the verified upload replaces it).
             if await self.stat(sha256) == size:
                 return BlobInfo(sha256=sha256, size=size, created=False)
+            # When this task is cancelled here, the worker thread goes on: either the upload
+            # completes (a verified blob, fine) or the spool file is removed under it, a part
+            # fails and boto3 aborts the multipart upload. Nothing partial becomes visible.
             await asyncio.to_thread(self._upload, spooled, sha256)
         return BlobInfo(sha256=sha256, size=size, created=True)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:36:12.224395
+Create Date: 2026-11-22 16:49:46.688338
 """
 
 from __future__ import annotations
@@ -110,6 +110,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_artifacts_tenant_id_run_id'), ['tenant_id', 'run_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_artifacts_tenant_id_session_id'), ['tenant_id', 'session_id'], unique=False)
 
+    op.create_table('deferred_events',
+    sa.Column('event_id', sa.String(length=128), nullable=False),
+    sa.Column('artifact_id', sa.String(length=64), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('topic', sa.String(length=255), nullable=False),
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('first_seen_at', artifact_hub.index.tables.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_deferred_events'))
+    )
+    with op.batch_alter_table('deferred_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deferred_events_artifact_id_seq'), ['artifact_id', 'seq'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deferred_events_first_seen_at'), ['first_seen_at'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=128), nullable=False),
@@ -158,6 +174,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbox_sent_at_id'))
 
     op.drop_table('outbox')
+    with op.batch_alter_table('deferred_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deferred_events_first_seen_at'))
+        batch_op.drop_index(batch_op.f('ix_deferred_events_artifact_id_seq'))
+
+    op.drop_table('deferred_events')
     with op.batch_alter_table('artifacts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_artifacts_tenant_id_session_id'))
         batch_op.drop_index(batch_op.f('ix_artifacts_tenant_id_run_id'))

@@ -1,0 +1,63 @@
+"""The index consumer on both databases: early events wait durably, bad ones are dead-lettered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from artifact_hub.bus import KafkaRecord, encode
+from artifact_hub.consumers import IndexConsumer, Outcome
+from artifact_hub.index import Database, IndexReader
+from tests.factories import history
+
+
+async def test_an_early_event_waits_and_is_applied_with_its_predecessor(database: Database) -> None:
+    dead: list[tuple[str, str]] = []
+
+    async def dead_letter(topic: str, record: KafkaRecord, reason: str) -> None:
+        dead.append((topic, reason))
+
+    consumer = IndexConsumer(database, dead_letter=dead_letter)
+    created, v2, share, v3, *_ = history("art_early")
+    assert await consumer.handle("artifact.versioned", encode(v3)) == Outcome.DEFERRED
+    assert await consumer.handle("artifact.versioned", encode(v2)) == Outcome.DEFERRED
+    assert await consumer.handle("artifact.versioned", encode(v2)) == Outcome.DEFERRED  # redelivered
+    assert await consumer.pending() == 2
+    assert await consumer.handle("artifact.created", encode(created)) == Outcome.APPLIED
+    assert consumer.stats.applied == 2  # created, and v2 released with it; v3 waits for share
+    assert await consumer.pending() == 1
+    assert await consumer.handle("artifact.shared", encode(share)) == Outcome.APPLIED
+    assert await consumer.pending() == 0
+    async with database.connect() as conn:
+        assert await IndexReader().revision(conn, "art_early") == 4
+    assert dead == []
+
+
+async def test_an_event_whose_predecessor_never_comes_is_dead_lettered(database: Database) -> None:
+    dead: list[tuple[str, str]] = []
+
+    async def dead_letter(topic: str, record: KafkaRecord, reason: str) -> None:
+        dead.append((topic, reason))
+
+    consumer = IndexConsumer(database, dead_letter=dead_letter, max_wait=timedelta(0))
+    _, v2, *_ = history("art_orphan")
+    assert await consumer.handle("artifact.versioned", encode(v2)) == Outcome.DEFERRED
+    assert await consumer.expire_deferred() == 1
+    assert await consumer.pending() == 0
+    assert len(dead) == 1 and "predecessor never arrived" in dead[0][1]
+
+
+async def test_a_contradicting_record_is_dead_lettered_with_its_reason(database: Database) -> None:
+    dead: list[str] = []
+
+    async def dead_letter(topic: str, record: KafkaRecord, reason: str) -> None:
+        dead.append(reason)
+
+    consumer = IndexConsumer(database, dead_letter=dead_letter)
+    created, *_ = history("art_twice")
+    clash = created.model_copy(update={"event_id": "another-id"})
+    assert await consumer.handle("artifact.created", encode(created)) == Outcome.APPLIED
+    assert await consumer.handle("artifact.created", encode(created)) == Outcome.DUPLICATE
+    assert await consumer.handle("artifact.created", encode(clash)) == Outcome.DEAD_LETTERED
+    assert "already exists" in dead[0]
+    garbage = KafkaRecord(key="k", value=b"\xff", headers={"ce_type": "artifact.created.v1"})
+    assert await consumer.handle("artifact.created", garbage) == Outcome.DEAD_LETTERED
