@@ -1,0 +1,47 @@
+"""The HTTP application. This first version serves ``/health``; ``/v1`` comes with the REST API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+import artifact_hub
+from artifact_hub.api.errors import install_error_handlers
+from artifact_hub.plugin import Hub
+
+__all__ = ["create_app"]
+
+
+def create_app(hub: Hub) -> FastAPI:
+    """An app that starts and stops ``hub`` with its own lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    app = FastAPI(title="artifact-hub", version=artifact_hub.__version__, lifespan=lifespan)
+    app.state.hub = hub
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["account"])
+    async def health() -> dict[str, Any]:
+        """Liveness and what this hub runs on (no authentication)."""
+        async with hub.db.connect() as conn:
+            pending = await hub.outbox.count_pending(conn)
+        return {
+            "status": "ok",
+            "version": artifact_hub.__version__,
+            "index": hub.db.dialect,
+            "blob_store": hub.settings.blob_store,
+            "event_bus": hub.settings.event_bus,
+            "outbox_pending": pending,
+        }
+
+    return app
