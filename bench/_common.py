@@ -170,8 +170,7 @@ def print_facts(facts: dict[str, Any]) -> None:
     print(f"  memory:  {memory if memory is not None else '?'} GiB")
     print(f"  os:      {facts['os']}")
     print(
-        f"  python:  {facts['python']}, sqlite {facts['sqlite']}, "
-        f"SQLAlchemy {facts['sqlalchemy']}"
+        f"  python:  {facts['python']}, sqlite {facts['sqlite']}, SQLAlchemy {facts['sqlalchemy']}"
     )
     print(
         f"  workdir: {facts['workdir']} on {facts['disk_device']} ({facts['disk_fstype']}, "
@@ -205,8 +204,7 @@ def print_table(rows: list[Row]) -> None:
     """The result table: metric, hub figure, baseline and its figure, ratio."""
     header = ("metric", "unit", "artifact-hub", "baseline", "baseline fig.", "ratio")
     cells = [
-        (r.metric, r.unit, _figure(r.hub), r.baseline_label, _figure(r.baseline),
-         _ratio(r.ratio))
+        (r.metric, r.unit, _figure(r.hub), r.baseline_label, _figure(r.baseline), _ratio(r.ratio))
         for r in rows
     ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]

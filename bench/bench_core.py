@@ -281,12 +281,36 @@ def bench_large(workdir: Path, size: int, repeat: int, notes: list[str]) -> list
     )
     label = f"{size / 2**20:.0f} MiB file"
     return [
-        Row("push_large", f"push {label}", "MB/s", max(push),
-            "copy 1 MiB chunks+sha256+fsync", max(write), push, write),
-        Row("pull_large_read", f"pull_to {label}", "MB/s", max(pull),
-            "read 1 MiB chunks+sha256", max(read), pull, read),
-        Row("pull_large_copy", f"pull_to {label}", "MB/s", max(pull),
-            "read+sha256+write, no fsync", max(copy), pull, copy),
+        Row(
+            "push_large",
+            f"push {label}",
+            "MB/s",
+            max(push),
+            "copy 1 MiB chunks+sha256+fsync",
+            max(write),
+            push,
+            write,
+        ),
+        Row(
+            "pull_large_read",
+            f"pull_to {label}",
+            "MB/s",
+            max(pull),
+            "read 1 MiB chunks+sha256",
+            max(read),
+            pull,
+            read,
+        ),
+        Row(
+            "pull_large_copy",
+            f"pull_to {label}",
+            "MB/s",
+            max(pull),
+            "read+sha256+write, no fsync",
+            max(copy),
+            pull,
+            copy,
+        ),
     ]
 
 
@@ -369,7 +393,10 @@ def raw_files(directory: Path, blobs: Sequence[bytes], shas: Sequence[str]) -> f
 
 
 def raw_files_and_rows(
-    directory: Path, db_path: Path, blobs: Sequence[bytes], shas: Sequence[str],
+    directory: Path,
+    db_path: Path,
+    blobs: Sequence[bytes],
+    shas: Sequence[str],
     rows: Sequence[dict[str, Any]],
 ) -> float:
     directory.mkdir()
@@ -403,9 +430,7 @@ def bench_small(workdir: Path, count: int, notes: list[str]) -> list[Row]:
     progress(f"small: raw 4 KiB file writes + fsync ({count})")
     files_s = raw_files(workdir / "raw-files", blobs, shas)
     progress(f"small: raw file write + fsync + row insert ({count})")
-    both_s = raw_files_and_rows(
-        workdir / "raw-files-2", workdir / "raw-both.db", blobs, shas, rows
-    )
+    both_s = raw_files_and_rows(workdir / "raw-files-2", workdir / "raw-both.db", blobs, shas, rows)
     progress(f"small: hub push of {count} x 4 KiB")
     result = asyncio.run(hub_small(workdir / "hub-small", blobs))
     for name in ("raw-files", "raw-files-2", "hub-small"):
@@ -422,14 +447,38 @@ def bench_small(workdir: Path, count: int, notes: list[str]) -> list[Row]:
         "hub's (WAL, synchronous=NORMAL)."
     )
     return [
-        Row("small_push_sqlite_row_txn", label, "ops/s", hub_rate,
-            "sqlite INSERT, 1 txn/row", count / per_row_s),
-        Row("small_push_sqlite_batch", label, "ops/s", hub_rate,
-            "sqlite executemany, 1 txn", count / batch_s),
-        Row("small_push_file_fsync", label, "ops/s", hub_rate,
-            "write 4 KiB file + fsync", count / files_s),
-        Row("small_push_file_fsync_row_txn", label, "ops/s", hub_rate,
-            "file+fsync, then INSERT 1 txn", count / both_s),
+        Row(
+            "small_push_sqlite_row_txn",
+            label,
+            "ops/s",
+            hub_rate,
+            "sqlite INSERT, 1 txn/row",
+            count / per_row_s,
+        ),
+        Row(
+            "small_push_sqlite_batch",
+            label,
+            "ops/s",
+            hub_rate,
+            "sqlite executemany, 1 txn",
+            count / batch_s,
+        ),
+        Row(
+            "small_push_file_fsync",
+            label,
+            "ops/s",
+            hub_rate,
+            "write 4 KiB file + fsync",
+            count / files_s,
+        ),
+        Row(
+            "small_push_file_fsync_row_txn",
+            label,
+            "ops/s",
+            hub_rate,
+            "file+fsync, then INSERT 1 txn",
+            count / both_s,
+        ),
     ]
 
 
@@ -521,13 +570,22 @@ def equivalent_rows(events: Sequence[EventBase]) -> list[dict[str, list[dict[str
         if isinstance(event, ArtifactCreated):
             row: dict[str, Any] = {c.name: None for c in t.artifacts.columns}
             row.update(
-                artifact_id=event.artifact_id, tenant_id=event.tenant_id,
-                namespace=event.namespace, name=event.name, agent_id=event.agent_id,
-                content_type=event.content_type, version=1, sha256=event.sha256,
-                size_bytes=event.size_bytes, metadata=json.dumps(event.metadata),
-                labels=json.dumps(event.labels), tags=json.dumps(event.tags),
-                metrics=json.dumps(event.metrics), pinned=int(event.pinned),
-                created_at=sql_time(event.occurred_at), updated_at=sql_time(event.occurred_at),
+                artifact_id=event.artifact_id,
+                tenant_id=event.tenant_id,
+                namespace=event.namespace,
+                name=event.name,
+                agent_id=event.agent_id,
+                content_type=event.content_type,
+                version=1,
+                sha256=event.sha256,
+                size_bytes=event.size_bytes,
+                metadata=json.dumps(event.metadata),
+                labels=json.dumps(event.labels),
+                tags=json.dumps(event.tags),
+                metrics=json.dumps(event.metrics),
+                pinned=int(event.pinned),
+                created_at=sql_time(event.occurred_at),
+                updated_at=sql_time(event.occurred_at),
                 revision=1,
             )
             final[event.artifact_id] = row
@@ -540,8 +598,13 @@ def equivalent_rows(events: Sequence[EventBase]) -> list[dict[str, list[dict[str
             ]
         elif isinstance(event, ArtifactVersioned):
             row = final[event.artifact_id]
-            row.update(version=event.version, sha256=event.sha256, size_bytes=event.size_bytes,
-                       revision=event.seq, updated_at=sql_time(event.occurred_at))
+            row.update(
+                version=event.version,
+                sha256=event.sha256,
+                size_bytes=event.size_bytes,
+                revision=event.seq,
+                updated_at=sql_time(event.occurred_at),
+            )
             metadata = json.loads(row["metadata"]) if event.metadata is None else event.metadata
             rows["artifact_versions"].append(_version_row(event, event.version, metadata))
         elif isinstance(event, ArtifactShared):
@@ -549,16 +612,23 @@ def equivalent_rows(events: Sequence[EventBase]) -> list[dict[str, list[dict[str
                 revision=event.seq, updated_at=sql_time(event.occurred_at)
             )
             rows["access_entries"] += [
-                {"artifact_id": event.artifact_id, "principal_type": p.type,
-                 "principal_id": p.id, "granted_by": event.actor,
-                 "granted_at": sql_time(event.occurred_at)}
+                {
+                    "artifact_id": event.artifact_id,
+                    "principal_type": p.type,
+                    "principal_id": p.id,
+                    "granted_by": event.actor,
+                    "granted_at": sql_time(event.occurred_at),
+                }
                 for p in event.grants
             ]
         else:  # pragma: no cover - build_events makes only these three
             raise TypeError(event.type)
         rows["processed_events"].append(
-            {"event_id": event.event_id, "event_type": event.type,
-             "applied_at": sql_time(datetime.now(UTC))}
+            {
+                "event_id": event.event_id,
+                "event_type": event.type,
+                "applied_at": sql_time(datetime.now(UTC)),
+            }
         )
         out.append(rows)
     return out
@@ -568,10 +638,15 @@ def _version_row(
     event: ArtifactCreated | ArtifactVersioned, version: int, metadata: dict[str, Any]
 ) -> dict[str, Any]:
     return {
-        "artifact_id": event.artifact_id, "version": version, "sha256": event.sha256,
-        "size_bytes": event.size_bytes, "content_type": event.content_type,
-        "metadata": json.dumps(metadata), "agent_id": event.agent_id,
-        "created_at": sql_time(event.occurred_at), "deleted_at": None,
+        "artifact_id": event.artifact_id,
+        "version": version,
+        "sha256": event.sha256,
+        "size_bytes": event.size_bytes,
+        "content_type": event.content_type,
+        "metadata": json.dumps(metadata),
+        "agent_id": event.agent_id,
+        "created_at": sql_time(event.occurred_at),
+        "deleted_at": None,
     }
 
 
@@ -641,12 +716,30 @@ def bench_projection(workdir: Path, count: int, notes: list[str]) -> list[Row]:
     label_batch = f"apply(), {PROJECTION_BATCH} events/txn"
     raw_batch = f"executemany, {PROJECTION_BATCH} events/txn"
     return [
-        Row("projection_1_vs_row_txn", label_one, "events/s", count / one_s,
-            "executemany, 1 event/txn", count / raw_one_s),
-        Row("projection_1_vs_batch", label_one, "events/s", count / one_s,
-            raw_batch, count / raw_batch_s),
-        Row("projection_100_vs_batch", label_batch, "events/s", count / batch_s,
-            raw_batch, count / raw_batch_s),
+        Row(
+            "projection_1_vs_row_txn",
+            label_one,
+            "events/s",
+            count / one_s,
+            "executemany, 1 event/txn",
+            count / raw_one_s,
+        ),
+        Row(
+            "projection_1_vs_batch",
+            label_one,
+            "events/s",
+            count / one_s,
+            raw_batch,
+            count / raw_batch_s,
+        ),
+        Row(
+            "projection_100_vs_batch",
+            label_batch,
+            "events/s",
+            count / batch_s,
+            raw_batch,
+            count / raw_batch_s,
+        ),
     ]
 
 
@@ -661,12 +754,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--small-count", type=int, default=2000, help="number of 4 KiB pushes")
     parser.add_argument("--events", type=int, default=5000, help="number of events to project")
     parser.add_argument(
-        "--workdir", type=Path, default=None,
+        "--workdir",
+        type=Path,
+        default=None,
         help="where to put the files (a fresh subfolder is made and removed); default: the "
         "system temp folder",
     )
     parser.add_argument(
-        "--repeat", type=int, default=3,
+        "--repeat",
+        type=int,
+        default=3,
         help="rounds of the large-file part (hub and raw alternate; the best round counts)",
     )
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
@@ -720,8 +817,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             {
                 "bench": "core",
                 "machine": facts,
-                "params": {"size_mib": args.size_mib, "small_count": args.small_count,
-                           "events": args.events, "repeat": args.repeat},
+                "params": {
+                    "size_mib": args.size_mib,
+                    "small_count": args.small_count,
+                    "events": args.events,
+                    "repeat": args.repeat,
+                },
                 "rows": [row.as_dict() for row in rows],
             }
         )

@@ -42,27 +42,69 @@ def created(artifact_id: str | None = None, **fields: Any) -> ArtifactCreated:
     return ArtifactCreated(**values)
 
 
-def history(artifact_id: str, *, tenant_id: str = "t1", session_id: str | None = None) -> list[EventBase]:
+def history(
+    artifact_id: str, *, tenant_id: str = "t1", session_id: str | None = None
+) -> list[EventBase]:
     """A mixed history of one artifact: create, 2 versions, share, unshare, pin, delete v1."""
-    first = created(artifact_id, tenant_id=tenant_id, session_id=session_id, labels={"k": "v"},
-                    tags=["x", "y"], metadata={"m": 1})
+    first = created(
+        artifact_id,
+        tenant_id=tenant_id,
+        session_id=session_id,
+        labels={"k": "v"},
+        tags=["x", "y"],
+        metadata={"m": 1},
+    )
     at = first.occurred_at
     return [
         first,
-        ArtifactVersioned(tenant_id=tenant_id, artifact_id=artifact_id, seq=2, version=2,
-                          sha256=sha(artifact_id + "2"), size_bytes=2, occurred_at=at + timedelta(seconds=1)),
-        ArtifactShared(tenant_id=tenant_id, artifact_id=artifact_id, seq=3,
-                       grants=[Principal(type="agent", id="agent-b"), Principal(type="group", id="g1")],
-                       occurred_at=at + timedelta(seconds=2)),
-        ArtifactVersioned(tenant_id=tenant_id, artifact_id=artifact_id, seq=4, version=3,
-                          sha256=sha(artifact_id + "3"), size_bytes=3, metadata={"m": 3},
-                          occurred_at=at + timedelta(seconds=3)),
-        ArtifactShared(tenant_id=tenant_id, artifact_id=artifact_id, seq=5,
-                       revokes=[Principal(type="agent", id="agent-b")], occurred_at=at + timedelta(seconds=4)),
-        ArtifactUpdated(tenant_id=tenant_id, artifact_id=artifact_id, seq=6, pinned=True,
-                        labels={"k": "w", "n": 2}, occurred_at=at + timedelta(seconds=5)),
-        ArtifactDeleted(tenant_id=tenant_id, artifact_id=artifact_id, seq=7, version=1,
-                        occurred_at=at + timedelta(seconds=6)),
+        ArtifactVersioned(
+            tenant_id=tenant_id,
+            artifact_id=artifact_id,
+            seq=2,
+            version=2,
+            sha256=sha(artifact_id + "2"),
+            size_bytes=2,
+            occurred_at=at + timedelta(seconds=1),
+        ),
+        ArtifactShared(
+            tenant_id=tenant_id,
+            artifact_id=artifact_id,
+            seq=3,
+            grants=[Principal(type="agent", id="agent-b"), Principal(type="group", id="g1")],
+            occurred_at=at + timedelta(seconds=2),
+        ),
+        ArtifactVersioned(
+            tenant_id=tenant_id,
+            artifact_id=artifact_id,
+            seq=4,
+            version=3,
+            sha256=sha(artifact_id + "3"),
+            size_bytes=3,
+            metadata={"m": 3},
+            occurred_at=at + timedelta(seconds=3),
+        ),
+        ArtifactShared(
+            tenant_id=tenant_id,
+            artifact_id=artifact_id,
+            seq=5,
+            revokes=[Principal(type="agent", id="agent-b")],
+            occurred_at=at + timedelta(seconds=4),
+        ),
+        ArtifactUpdated(
+            tenant_id=tenant_id,
+            artifact_id=artifact_id,
+            seq=6,
+            pinned=True,
+            labels={"k": "w", "n": 2},
+            occurred_at=at + timedelta(seconds=5),
+        ),
+        ArtifactDeleted(
+            tenant_id=tenant_id,
+            artifact_id=artifact_id,
+            seq=7,
+            version=1,
+            occurred_at=at + timedelta(seconds=6),
+        ),
     ]
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["HubSettings"]
@@ -27,7 +27,9 @@ class HubSettings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir."
     )
     blob_store: Literal["local", "s3"] = "local"
-    blob_dir: Path | None = Field(default=None, description="Local blob folder; default data_dir/blobs.")
+    blob_dir: Path | None = Field(
+        default=None, description="Local blob folder; default data_dir/blobs."
+    )
     s3_bucket: str = "artifact-hub"
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
@@ -45,9 +47,18 @@ class HubSettings(BaseSettings):
     relay_poll_interval: float = 0.5
     relay_batch_size: int = 200
     run_relay: bool = Field(default=True, description="Run the outbox relay in this process.")
-    default_ttl_seconds: int | None = Field(default=30 * 24 * 3600, ge=1)
+    default_ttl_seconds: int | None = Field(
+        default=30 * 24 * 3600, ge=1, description="Seconds; 'never' (or empty) for no expiry."
+    )
     host: str = "127.0.0.1"
     port: int = 8080
+
+    @field_validator("default_ttl_seconds", mode="before")
+    @classmethod
+    def _never(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {"", "never", "none", "null"}:
+            return None
+        return value
 
     @property
     def resolved_database_url(self) -> str:
@@ -62,4 +73,8 @@ class HubSettings(BaseSettings):
     @property
     def default_ttl(self) -> timedelta | None:
         """The default TTL as a timedelta (None: never expire)."""
-        return None if self.default_ttl_seconds is None else timedelta(seconds=self.default_ttl_seconds)
+        return (
+            None
+            if self.default_ttl_seconds is None
+            else timedelta(seconds=self.default_ttl_seconds)
+        )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.factories import history
+
 from artifact_hub.bus import KafkaRecord, encode
 from artifact_hub.consumers import IndexConsumer, Outcome
 from artifact_hub.index import Database, IndexReader
-from tests.factories import history
 
 
 async def test_an_early_event_waits_and_is_applied_with_its_predecessor(database: Database) -> None:
@@ -20,7 +21,9 @@ async def test_an_early_event_waits_and_is_applied_with_its_predecessor(database
     created, v2, share, v3, *_ = history("art_early")
     assert await consumer.handle("artifact.versioned", encode(v3)) == Outcome.DEFERRED
     assert await consumer.handle("artifact.versioned", encode(v2)) == Outcome.DEFERRED
-    assert await consumer.handle("artifact.versioned", encode(v2)) == Outcome.DEFERRED  # redelivered
+    assert (
+        await consumer.handle("artifact.versioned", encode(v2)) == Outcome.DEFERRED
+    )  # redelivered
     assert await consumer.pending() == 2
     assert await consumer.handle("artifact.created", encode(created)) == Outcome.APPLIED
     assert consumer.stats.applied == 2  # created, and v2 released with it; v3 waits for share

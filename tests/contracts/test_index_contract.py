@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import inspect
+from tests.factories import BASE_TIME, created, history, sealed, sha
 
 from artifact_hub.errors import EventNotReadyError, EventRejectedError, InvalidRequestError
 from artifact_hub.index import ArtifactFilter, Database, IndexProjector, IndexReader, Outbox
@@ -17,7 +18,6 @@ from artifact_hub.schemas import (
     Caller,
     Principal,
 )
-from tests.factories import BASE_TIME, created, history, sealed, sha
 
 projector = IndexProjector()
 reader = IndexReader()

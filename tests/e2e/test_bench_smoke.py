@@ -36,11 +36,16 @@ def test_bench_core_runs_and_prints_every_row(tmp_path: Path) -> None:
         [
             sys.executable,
             str(BENCH),
-            "--size-mib", "4",
-            "--small-count", "50",
-            "--events", "200",
-            "--repeat", "2",
-            "--workdir", str(tmp_path),
+            "--size-mib",
+            "4",
+            "--small-count",
+            "50",
+            "--events",
+            "200",
+            "--repeat",
+            "2",
+            "--workdir",
+            str(tmp_path),
             "--json",
         ],
         capture_output=True,
@@ -60,9 +65,7 @@ def test_bench_core_runs_and_prints_every_row(tmp_path: Path) -> None:
     report = json.loads(out.strip().splitlines()[-1])
     rows = {row["key"]: row for row in report["rows"]}
     assert set(rows) == ROW_KEYS
-    assert report["params"] == {
-        "size_mib": 4, "small_count": 50, "events": 200, "repeat": 2
-    }
+    assert report["params"] == {"size_mib": 4, "small_count": 50, "events": 200, "repeat": 2}
     for key, row in rows.items():
         for field in ("hub", "baseline", "ratio"):
             assert math.isfinite(row[field]) and row[field] > 0, (key, field, row[field])

@@ -26,8 +26,19 @@ def test_push_list_pull_seal_with_exit_codes(tmp_path: Path) -> None:
     data = tmp_path / "hub"
     source = tmp_path / "report.txt"
     source.write_text("quarterly numbers")
-    code, out = run("push", str(source), "--session", "run_q4", "--meta", "model=m1", "--tag", "q4",
-                    "--data-dir", str(data), "--json")
+    code, out = run(
+        "push",
+        str(source),
+        "--session",
+        "run_q4",
+        "--meta",
+        "model=m1",
+        "--tag",
+        "q4",
+        "--data-dir",
+        str(data),
+        "--json",
+    )
     assert code == 0, out
     artifact = json.loads(out)
     assert artifact["name"] == "report.txt" and artifact["metadata"] == {"model": "m1"}
@@ -60,9 +71,18 @@ def test_serve_answers_health_on_loopback(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "artifact_hub.cli.main", "serve", "--port", str(port),
-         "--data-dir", str(tmp_path / "hub")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "artifact_hub.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "hub"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30

@@ -12,7 +12,9 @@ from artifact_hub.plugin import Hub
 from artifact_hub.settings import HubSettings
 
 
-def stack_settings(request: pytest.FixtureRequest, tmp_path: Path, stack: str, **extra: Any) -> tuple[HubSettings, Any]:
+def stack_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, stack: str, **extra: Any
+) -> tuple[HubSettings, Any]:
     """Settings for a stack, and a clean-up callable (drops the PostgreSQL database)."""
     if stack == "sqlite-local":
         return HubSettings(data_dir=tmp_path / "hub", default_ttl_seconds=None, **extra), None

@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker as FastStreamKafkaBroker
 from sqlalchemy import func, select
+from tests.integration.conftest import stack_settings
 
 from artifact_hub.bus import KafkaPublisher, all_topics, decode, encode, header_map
 from artifact_hub.bus.cloudevents import KafkaRecord
@@ -23,11 +24,14 @@ from artifact_hub.index import Database, IndexReader, Outbox
 from artifact_hub.index import tables as t
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller, EventBase
-from tests.integration.conftest import stack_settings
 
 ALICE = Caller(tenant_id="t1", agent_id="alice")
 BOB = Caller(tenant_id="t1", agent_id="bob")
-FAST_GROUP = {"rebalance_timeout_ms": 1000, "session_timeout_ms": 6000, "heartbeat_interval_ms": 500}
+FAST_GROUP = {
+    "rebalance_timeout_ms": 1000,
+    "session_timeout_ms": 6000,
+    "heartbeat_interval_ms": 500,
+}
 
 
 @pytest.fixture
@@ -35,13 +39,23 @@ def prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}."
 
 
-@pytest.fixture(params=["sqlite-local", pytest.param("postgres-s3", marks=[pytest.mark.postgres, pytest.mark.s3])])
+@pytest.fixture(
+    params=[
+        "sqlite-local",
+        pytest.param("postgres-s3", marks=[pytest.mark.postgres, pytest.mark.s3]),
+    ]
+)
 async def kafka_hub(
     request: pytest.FixtureRequest, tmp_path: Path, kafka_bootstrap_servers: str, prefix: str
 ) -> AsyncIterator[Hub]:
     settings, cleanup = stack_settings(
-        request, tmp_path, request.param, event_bus="kafka",
-        kafka_bootstrap_servers=kafka_bootstrap_servers, topic_prefix=prefix, relay_poll_interval=0.2,
+        request,
+        tmp_path,
+        request.param,
+        event_bus="kafka",
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        topic_prefix=prefix,
+        relay_poll_interval=0.2,
     )
     hub = Hub(settings)
     await hub.start()
@@ -61,7 +75,9 @@ async def empty_index(tmp_path: Path) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-async def read_topics(bootstrap: str, topics: list[str], expected: int, timeout: float = 30) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_topics(
+    bootstrap: str, topics: list[str], expected: int, timeout: float = 30
+) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of the topics from the beginning, until ``expected`` arrived (no group)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -72,7 +88,7 @@ async def read_topics(bootstrap: str, topics: list[str], expected: int, timeout:
                 found = consumer.partitions_for_topic(topic)
                 if found:
                     break
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - wait for new topics
+                await consumer._client.force_metadata_update()
                 await asyncio.sleep(0.1)
             partitions += [TopicPartition(topic, p) for p in sorted(found or ())]
         consumer.assign(partitions)
@@ -94,11 +110,20 @@ async def mixed_operations(hub: Hub, artifacts: int = 6) -> int:
     """Creates, versions, shares, unshares, updates, deletes and seals; returns the event count."""
     ids = []
     for n in range(artifacts):
-        a = await hub.service.push(ALICE, f"content {n}".encode(), name=f"f{n}.txt", session_id=f"s{n % 2}",
-                                   labels={"n": n}, tags=["even" if n % 2 == 0 else "odd"], metadata={"i": n})
+        a = await hub.service.push(
+            ALICE,
+            f"content {n}".encode(),
+            name=f"f{n}.txt",
+            session_id=f"s{n % 2}",
+            labels={"n": n},
+            tags=["even" if n % 2 == 0 else "odd"],
+            metadata={"i": n},
+        )
         ids.append(a.id)
     for n, artifact_id in enumerate(ids):
-        await hub.service.add_version(ALICE, artifact_id, f"v2 {n}".encode(), metadata={"i": n, "v": 2})
+        await hub.service.add_version(
+            ALICE, artifact_id, f"v2 {n}".encode(), metadata={"i": n, "v": 2}
+        )
         await hub.service.share(ALICE, artifact_id, agents=["bob"], groups=["ml"])
         if n % 2:
             await hub.service.unshare(ALICE, artifact_id, agents=["bob"])
@@ -118,14 +143,21 @@ async def snapshot(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 
 async def consume_into(
-    bootstrap: str, prefix: str, db: Database, until_applied: int, *, received: int = 0,
+    bootstrap: str,
+    prefix: str,
+    db: Database,
+    until_applied: int,
+    *,
+    received: int = 0,
     timeout: float = 90,
 ) -> IndexConsumer:
     """Run the FastStream index consumer (own group) until it applied ``until_applied`` events
     (or dead-lettered them) and received at least ``received`` records."""
     consumer = IndexConsumer(db)
     broker = FastStreamKafkaBroker(bootstrap, logger=None)
-    subscribe_index_consumer(broker, consumer, group_id=f"g-{uuid.uuid4().hex[:8]}", topic_prefix=prefix, **FAST_GROUP)
+    subscribe_index_consumer(
+        broker, consumer, group_id=f"g-{uuid.uuid4().hex[:8]}", topic_prefix=prefix, **FAST_GROUP
+    )
     await broker.start()
     try:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -133,7 +165,9 @@ async def consume_into(
             consumer.stats.applied + consumer.stats.dead_lettered < until_applied
             or consumer.stats.received < received
         ):
-            assert asyncio.get_running_loop().time() < deadline, f"consumer stalled: {consumer.stats}"
+            assert asyncio.get_running_loop().time() < deadline, (
+                f"consumer stalled: {consumer.stats}"
+            )
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)  # anything beyond the expected count would show up now
     finally:
@@ -141,7 +175,9 @@ async def consume_into(
     return consumer
 
 
-async def test_an_event_arrives_with_cloudevents_headers_and_its_key(kafka_hub: Hub, kafka_bootstrap_servers: str, prefix: str) -> None:
+async def test_an_event_arrives_with_cloudevents_headers_and_its_key(
+    kafka_hub: Hub, kafka_bootstrap_servers: str, prefix: str
+) -> None:
     artifact = await kafka_hub.service.push(ALICE, b"hello", name="h.txt", session_id="s1")
     await kafka_hub.relay.drain()
     records = await read_topics(kafka_bootstrap_servers, [prefix + "artifact.created"], 1)
@@ -175,33 +211,53 @@ async def test_a_second_hub_rebuilds_an_equal_index_from_the_topics(
 
 
 async def test_writes_during_a_broker_outage_are_delivered_once_it_returns(
-    restartable_kafka_broker: Any, tmp_path: Path, prefix: str, empty_index: Database, request: pytest.FixtureRequest
+    restartable_kafka_broker: Any,
+    tmp_path: Path,
+    prefix: str,
+    empty_index: Database,
+    request: pytest.FixtureRequest,
 ) -> None:
     broker = restartable_kafka_broker
-    settings, _ = stack_settings(request, tmp_path, "sqlite-local", event_bus="kafka",
-                                 kafka_bootstrap_servers=broker.bootstrap_servers, topic_prefix=prefix,
-                                 relay_poll_interval=0.2)
+    settings, _ = stack_settings(
+        request,
+        tmp_path,
+        "sqlite-local",
+        event_bus="kafka",
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        topic_prefix=prefix,
+        relay_poll_interval=0.2,
+    )
     async with Hub(settings) as hub:
         await broker.astop()
         # 100 writes while the broker is down: 20 artifacts with 4 more versions each.
-        ids = [(await hub.service.push(ALICE, f"a{n}".encode(), name=f"a{n}")).id for n in range(20)]
+        ids = [
+            (await hub.service.push(ALICE, f"a{n}".encode(), name=f"a{n}")).id for n in range(20)
+        ]
         for version in range(2, 6):
             for artifact_id in ids:
-                await hub.service.add_version(ALICE, artifact_id, f"{artifact_id} v{version}".encode())
+                await hub.service.add_version(
+                    ALICE, artifact_id, f"{artifact_id} v{version}".encode()
+                )
         await asyncio.sleep(1.5)
         async with hub.db.connect() as conn:
             assert await hub.outbox.count_pending(conn) == 100  # all kept, none lost
         assert hub.relay.failures > 0
         await broker.astart()
         await hub.relay.drain(timeout=90)
-        records = await read_topics(broker.bootstrap_servers, [prefix + "artifact.created", prefix + "artifact.versioned"], 100)
+        records = await read_topics(
+            broker.bootstrap_servers,
+            [prefix + "artifact.created", prefix + "artifact.versioned"],
+            100,
+        )
         assert len(records) == 100
         assert len({header_map(r.headers)["ce_id"] for r in records}) == 100
         # In order per artifact: one artifact's versions sit in one partition, in version order.
         versions: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         for r in records:
             if r.topic.endswith("versioned"):
-                versions[r.key.decode()].append((r.partition, r.offset, decode(r.value, header_map(r.headers)).version))  # type: ignore[union-attr]
+                versions[r.key.decode()].append(
+                    (r.partition, r.offset, decode(r.value, header_map(r.headers)).version)
+                )  # type: ignore[union-attr]
         for artifact_id in ids:
             rows = sorted(versions[artifact_id])
             assert len({p for p, _, _ in rows}) == 1
@@ -215,7 +271,11 @@ async def test_writes_during_a_broker_outage_are_delivered_once_it_returns(
 
 @pytest.mark.parametrize("target", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_every_event_twice_and_out_of_order_between_artifacts_changes_nothing(
-    tmp_path: Path, kafka_bootstrap_servers: str, prefix: str, target: str, request: pytest.FixtureRequest
+    tmp_path: Path,
+    kafka_bootstrap_servers: str,
+    prefix: str,
+    target: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     settings, _ = stack_settings(request, tmp_path, "sqlite-local")
     async with Hub(settings) as hub:
@@ -252,7 +312,9 @@ async def test_every_event_twice_and_out_of_order_between_artifacts_changes_noth
         cleanup = lambda: server.drop_database(name)  # noqa: E731
     await db.migrate()
     try:
-        consumer = await consume_into(kafka_bootstrap_servers, prefix, db, len(log), received=len(deliveries))
+        consumer = await consume_into(
+            kafka_bootstrap_servers, prefix, db, len(log), received=len(deliveries)
+        )
         assert consumer.stats.received == len(deliveries)
         assert consumer.stats.applied == len(log)
         assert consumer.stats.dead_lettered == 0
@@ -269,12 +331,16 @@ async def test_every_event_twice_and_out_of_order_between_artifacts_changes_noth
             cleanup()
 
 
-async def test_undecodable_records_go_to_the_dead_letter_topic(kafka_bootstrap_servers: str, prefix: str, empty_index: Database) -> None:
-    good = encode(
-        (await _one_created_event())
-    )
+async def test_undecodable_records_go_to_the_dead_letter_topic(
+    kafka_bootstrap_servers: str, prefix: str, empty_index: Database
+) -> None:
+    good = encode(await _one_created_event())
     bad = KafkaRecord(key="art_x", value=b"{not json", headers={**good.headers, "ce_id": "bad-1"})
-    unknown = KafkaRecord(key="art_y", value=good.value, headers={**good.headers, "ce_type": "artifact.exploded.v1", "ce_id": "bad-2"})
+    unknown = KafkaRecord(
+        key="art_y",
+        value=good.value,
+        headers={**good.headers, "ce_type": "artifact.exploded.v1", "ce_id": "bad-2"},
+    )
     publisher = KafkaPublisher(kafka_bootstrap_servers, topics=all_topics(prefix))
     await publisher.publish_many([(prefix + "artifact.created", r) for r in (bad, good, unknown)])
     await publisher.stop()

@@ -79,7 +79,11 @@ async def test_versions_are_kept_and_pulled_by_number(hub: Hub) -> None:
     third = await hub.service.add_version(ALICE, artifact.id, b"v3")
     assert (second.version, third.version) == (2, 3)
     assert third.metadata == {"v": "2"}
-    assert [await hub.service.pull_bytes(ALICE, artifact.id, v) for v in (1, 2, 3)] == [b"v1", b"v2", b"v3"]
+    assert [await hub.service.pull_bytes(ALICE, artifact.id, v) for v in (1, 2, 3)] == [
+        b"v1",
+        b"v2",
+        b"v3",
+    ]
     assert await hub.service.pull_bytes(ALICE, artifact.id) == b"v3"
     await hub.service.delete_version(ALICE, artifact.id, 1)
     assert [v.version for v in await hub.service.versions(ALICE, artifact.id)] == [2, 3]
@@ -93,7 +97,9 @@ async def test_versions_are_kept_and_pulled_by_number(hub: Hub) -> None:
 
 async def test_concurrent_versions_all_land_in_sequence(hub: Hub) -> None:
     artifact = await hub.service.push(ALICE, b"base", name="race")
-    await asyncio.gather(*(hub.service.add_version(ALICE, artifact.id, bytes([n])) for n in range(8)))
+    await asyncio.gather(
+        *(hub.service.add_version(ALICE, artifact.id, bytes([n])) for n in range(8))
+    )
     versions = await hub.service.versions(ALICE, artifact.id)
     assert [v.version for v in versions] == list(range(1, 10))
     contents = [await hub.service.pull_bytes(ALICE, artifact.id, v.version) for v in versions[1:]]
@@ -157,9 +163,13 @@ async def test_pin_update_and_ttl(hub: Hub) -> None:
     assert artifact.expires_at is not None
     assert (await hub.service.pin(ALICE, artifact.id)).pinned
     assert not (await hub.service.pin(ALICE, artifact.id, False)).pinned
-    updated = await hub.service.update(ALICE, artifact.id, labels={"b": 2}, tags=["t"], metrics={"acc": 0.9})
+    updated = await hub.service.update(
+        ALICE, artifact.id, labels={"b": 2}, tags=["t"], metrics={"acc": 0.9}
+    )
     assert (updated.labels, updated.tags, updated.metrics) == ({"b": 2}, ["t"], {"acc": 0.9})
-    assert [a.id for a in (await hub.service.list(ALICE, ArtifactFilter(labels={"b": 2}))).items] == [artifact.id]
+    assert [
+        a.id for a in (await hub.service.list(ALICE, ArtifactFilter(labels={"b": 2}))).items
+    ] == [artifact.id]
     never = await hub.service.extend_ttl(ALICE, artifact.id, "never")
     assert never.expires_at is None
 
@@ -186,8 +196,11 @@ async def test_corrupted_blob_fails_pull_with_checksum_mismatch(hub: Hub, tmp_pa
     else:
         s = hub.settings
         boto3.client(
-            "s3", endpoint_url=s.s3_endpoint_url, region_name=s.s3_region,
-            aws_access_key_id=s.s3_access_key_id, aws_secret_access_key=s.s3_secret_access_key,
+            "s3",
+            endpoint_url=s.s3_endpoint_url,
+            region_name=s.s3_region,
+            aws_access_key_id=s.s3_access_key_id,
+            aws_secret_access_key=s.s3_secret_access_key,
         ).put_object(Bucket=s.s3_bucket, Key=hub.blobs.key_for(digest), Body=b"Original bytes")  # type: ignore[attr-defined]
     with pytest.raises(ChecksumMismatchError) as error:
         await hub.service.pull_bytes(ALICE, artifact.id)
@@ -203,7 +216,9 @@ async def test_interrupted_push_leaves_nothing_visible(hub: Hub) -> None:
         yield os.urandom(2_000_000)
         raise ConnectionResetError("client went away half-way")
 
-    before = {name: await count(hub, table) for name, table in (("a", t.artifacts), ("o", t.outbox))}
+    before = {
+        name: await count(hub, table) for name, table in (("a", t.artifacts), ("o", t.outbox))
+    }
     with pytest.raises(ConnectionResetError):
         await hub.service.push(ALICE, broken(), name="half.bin")
     with pytest.raises(FileTooLargeError):
@@ -229,10 +244,20 @@ async def test_every_change_is_one_event_in_the_outbox(hub: Hub) -> None:
     await hub.service.seal_session(ALICE, "s")
     await hub.service.delete(ALICE, artifact.id)
     async with hub.db.connect() as conn:
-        types = (await conn.execute(select(t.outbox.c.event_type).order_by(t.outbox.c.id))).scalars().all()
+        types = (
+            (await conn.execute(select(t.outbox.c.event_type).order_by(t.outbox.c.id)))
+            .scalars()
+            .all()
+        )
     assert types == [
-        "artifact.created", "artifact.versioned", "artifact.shared", "artifact.shared",
-        "artifact.updated", "artifact.updated", "artifact.deleted", "session.sealed",
+        "artifact.created",
+        "artifact.versioned",
+        "artifact.shared",
+        "artifact.shared",
+        "artifact.updated",
+        "artifact.updated",
+        "artifact.deleted",
+        "session.sealed",
         "artifact.deleted",
     ]
     await hub.relay.drain()

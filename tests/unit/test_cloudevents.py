@@ -152,11 +152,6 @@ def test_encode_naive_time_is_utc_z() -> None:
     assert encode(event).headers["ce_time"] == "2024-01-01T00:00:00Z"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: bus/cloudevents.py encode() only rewrites '+00:00' to 'Z'; an event whose "
-    "occurred_at is aware but not UTC gets ce_time '...+02:00' (convert to UTC first)",
-)
 def test_encode_non_utc_time_is_normalised_to_z() -> None:
     plus_two = timezone(timedelta(hours=2))
     event = ArtifactExpired(
@@ -249,7 +244,9 @@ def test_reject_unknown_type(ce_type: str) -> None:
     _rejected(record.value, headers, "type", repr(ce_type))
 
 
-@pytest.mark.parametrize("ce_type", ["artifact.created", "artifact.created.v2", "artifact.createdv1"])
+@pytest.mark.parametrize(
+    "ce_type", ["artifact.created", "artifact.created.v2", "artifact.createdv1"]
+)
 def test_reject_type_without_v1_suffix(ce_type: str) -> None:
     record = encode(EVENTS[0])
     headers = {**record.headers, "ce_type": ce_type}
@@ -424,14 +421,14 @@ def test_sdk_core_decodes_what_we_encode() -> None:
     assert parsed.get_data() == json.loads(record.value)
 
 
-def test_sdk_sdk_rejected_type_still_rejected() -> None:
+def test_sdk_foreign_type_rejected() -> None:
     pytest.importorskip("cloudevents")
     kafka = pytest.importorskip("cloudevents.core.bindings.kafka")
     from cloudevents.core.v1.event import CloudEvent
 
     attributes = {"type": "com.example.other", "source": "/elsewhere"}
     message = kafka.to_binary_event(CloudEvent(attributes, {"hello": "world"}))
-    with pytest.raises(EventRejectedError, match="com.example.other"):
+    with pytest.raises(EventRejectedError, match=r"com\.example\.other"):
         decode(message.value, header_map(message.headers))
 
 
@@ -451,7 +448,9 @@ def _legacy_sdk() -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
-@pytest.mark.parametrize("event", [EVENTS[0], EVENTS[3], EVENTS[-1]], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "event", [EVENTS[0], EVENTS[3], EVENTS[-1]], ids=lambda e: type(e).__name__
+)
 def test_sdk_legacy_api_decodes(event: EventBase, mode: str) -> None:
     kafka, cloud_event_class = _legacy_sdk()
     attributes = _sdk_attributes(event)

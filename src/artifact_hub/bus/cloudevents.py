@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,7 +50,7 @@ def encode(event: EventBase) -> KafkaRecord:
         "ce_id": event.event_id,
         "ce_source": event.source,
         "ce_type": event.type + TYPE_SUFFIX,
-        "ce_time": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "ce_time": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "ce_subject": event.subject,
         "ce_partitionkey": event.key,
         "content-type": "application/json",
@@ -101,7 +102,9 @@ def decode(value: bytes, headers: Mapping[str, str]) -> HubEvent:
     else:
         raise EventRejectedError("not a CloudEvent: no ce_type header and no structured body")
     if attributes.get("specversion") != SPEC_VERSION:
-        raise EventRejectedError(f"unsupported CloudEvents specversion {attributes.get('specversion')!r}")
+        raise EventRejectedError(
+            f"unsupported CloudEvents specversion {attributes.get('specversion')!r}"
+        )
     ce_type = str(attributes.get("type") or "")
     if not ce_type.endswith(TYPE_SUFFIX) or ce_type[: -len(TYPE_SUFFIX)] not in EVENT_TYPES:
         raise EventRejectedError(f"unknown event type {ce_type!r}")

@@ -156,5 +156,5 @@ class KafkaPublisher(EventPublisher):
 async def _quietly(awaitable: Awaitable[Any]) -> None:
     try:
         await asyncio.wait_for(awaitable, timeout=10)
-    except Exception:  # noqa: BLE001 - closing a broken connection must not mask the cause
+    except Exception:
         log.debug("ignored error while closing the Kafka producer", exc_info=True)

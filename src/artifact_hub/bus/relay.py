@@ -74,9 +74,7 @@ class OutboxRelay:
                     rows = await self.outbox.pending(conn, self.batch_size)
                 if not rows:
                     return total
-                items = [
-                    (row.topic, _record(row.payload, row.event_id)) for row in rows
-                ]
+                items = [(row.topic, _record(row.payload, row.event_id)) for row in rows]
                 await self.publisher.publish_many(items)
                 async with self.db.begin() as conn:
                     await self.outbox.mark_sent(conn, [row.id for row in rows])
@@ -95,7 +93,7 @@ class OutboxRelay:
                 self._wake.clear()
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - any transport failure: wait and retry
+            except Exception as error:
                 self.failures += 1
                 log.warning("outbox relay: publish failed (%s); retrying in %.1fs", error, backoff)
                 await asyncio.sleep(backoff)

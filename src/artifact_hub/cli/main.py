@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -134,7 +133,12 @@ def _print_artifacts(items: list[Artifact], as_json: bool) -> None:
     table = Table("id", "name", "v", "bytes", "session", "agent", "created")
     for a in items:
         table.add_row(
-            a.id, a.name, str(a.version), str(a.size_bytes), a.session_id or "", a.agent_id or "",
+            a.id,
+            a.name,
+            str(a.version),
+            str(a.size_bytes),
+            a.session_id or "",
+            a.agent_id or "",
             a.created_at.isoformat(timespec="seconds"),
         )
     console.print(table)
@@ -156,11 +160,14 @@ def serve(
 
     settings = _settings(data_dir, host=host, port=port)
     hub = Hub(settings)
+    blobs = (
+        str(settings.resolved_blob_dir)
+        if settings.blob_store == "local"
+        else f"s3://{settings.s3_bucket}"
+    )
     errors.print(
         f"artifact-hub on http://{settings.host}:{settings.port}  "
-        f"index={settings.resolved_database_url}  blobs="
-        f"{settings.resolved_blob_dir if settings.blob_store == 'local' else 's3://' + settings.s3_bucket}"
-        f"  events={settings.event_bus}"
+        f"index={settings.resolved_database_url}  blobs={blobs}  events={settings.event_bus}"
     )
     uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level="info")
 
@@ -265,16 +272,24 @@ def push(
     async def run() -> Artifact:
         async with _hub(_settings(data_dir)) as hub:
             return await hub.service.push(
-                _caller(tenant, agent), path, name=name, session_id=session,
-                content_type=content_type, metadata=_pairs(meta, "--meta"),
-                labels=_pairs(label, "--label"), tags=tag or [], ttl=ttl_value,
+                _caller(tenant, agent),
+                path,
+                name=name,
+                session_id=session,
+                content_type=content_type,
+                metadata=_pairs(meta, "--meta"),
+                labels=_pairs(label, "--label"),
+                tags=tag or [],
+                ttl=ttl_value,
             )
 
     artifact = _run(run())
     if as_json:
         console.print_json(artifact.model_dump_json())
     else:
-        typer.echo(f"{artifact.id}  {artifact.name}  {artifact.size_bytes} bytes  sha256 {artifact.sha256}")
+        typer.echo(
+            f"{artifact.id}  {artifact.name}  {artifact.size_bytes} bytes  sha256 {artifact.sha256}"
+        )
 
 
 @app.command()
@@ -290,7 +305,9 @@ def pull(
 
     async def run() -> Path:
         async with _hub(_settings(data_dir)) as hub:
-            return await hub.service.pull_to(_caller(tenant, agent), artifact_id, output, version=version)
+            return await hub.service.pull_to(
+                _caller(tenant, agent), artifact_id, output, version=version
+            )
 
     console.print(str(_run(run())))
 
@@ -311,13 +328,18 @@ def list_artifacts(
 ) -> None:
     """List artifacts, newest first."""
     filters = ArtifactFilter(
-        session_id=session, kind=kind, tags=tag or (), labels=_pairs(label, "--label"),
+        session_id=session,
+        kind=kind,
+        tags=tag or (),
+        labels=_pairs(label, "--label"),
         metadata=_pairs(meta, "--meta"),
     )
 
     async def run() -> Any:
         async with _hub(_settings(data_dir)) as hub:
-            return await hub.service.list(_caller(tenant, agent), filters, limit=limit, cursor=cursor)
+            return await hub.service.list(
+                _caller(tenant, agent), filters, limit=limit, cursor=cursor
+            )
 
     page = _run(run())
     _print_artifacts(page.items, as_json)
@@ -326,7 +348,10 @@ def list_artifacts(
 
 
 def _one(
-    action: Callable[[Hub, Caller], Awaitable[T]], tenant: str, agent: str | None, data_dir: Path | None
+    action: Callable[[Hub, Caller], Awaitable[T]],
+    tenant: str,
+    agent: str | None,
+    data_dir: Path | None,
 ) -> T:
     async def run() -> T:
         async with _hub(_settings(data_dir)) as hub:
@@ -336,35 +361,48 @@ def _one(
 
 
 @app.command()
-def get(artifact_id: str, tenant: Tenant = "default", agent: Agent = None, data_dir: DataDir = None) -> None:
+def get(
+    artifact_id: str, tenant: Tenant = "default", agent: Agent = None, data_dir: DataDir = None
+) -> None:
     """Show an artifact's metadata as JSON."""
     artifact = _one(lambda h, c: h.service.get(c, artifact_id), tenant, agent, data_dir)
     console.print_json(artifact.model_dump_json())
 
 
 @app.command("rm")
-def remove(artifact_id: str, tenant: Tenant = "default", agent: Agent = None, data_dir: DataDir = None) -> None:
+def remove(
+    artifact_id: str, tenant: Tenant = "default", agent: Agent = None, data_dir: DataDir = None
+) -> None:
     """Soft-delete an artifact."""
     _one(lambda h, c: h.service.delete(c, artifact_id), tenant, agent, data_dir)
     console.print(f"deleted {artifact_id}")
 
 
 @app.command()
-def seal(session_id: str, tenant: Tenant = "default", agent: Agent = None, data_dir: DataDir = None) -> None:
+def seal(
+    session_id: str, tenant: Tenant = "default", agent: Agent = None, data_dir: DataDir = None
+) -> None:
     """Seal a session: no more writes to it."""
     session = _one(lambda h, c: h.service.seal_session(c, session_id), tenant, agent, data_dir)
     console.print(f"sealed {session.session_id} at {session.sealed_at}")
 
 
 @app.command()
-def versions(artifact_id: str, tenant: Tenant = "default", agent: Agent = None, data_dir: DataDir = None) -> None:
+def versions(
+    artifact_id: str, tenant: Tenant = "default", agent: Agent = None, data_dir: DataDir = None
+) -> None:
     """List an artifact's versions."""
     rows = _one(lambda h, c: h.service.versions(c, artifact_id), tenant, agent, data_dir)
     table = Table("version", "bytes", "sha256", "created")
     for row in rows:
-        table.add_row(str(row.version), str(row.size_bytes), row.sha256, row.created_at.isoformat(timespec="seconds"))
+        table.add_row(
+            str(row.version),
+            str(row.size_bytes),
+            row.sha256,
+            row.created_at.isoformat(timespec="seconds"),
+        )
     console.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -45,7 +45,7 @@ def subscribe_index_consumer(
     # One subscriber for every artifact topic: one group member per process, so a group of
     # several processes rebalances once per join rather than once per topic. Early events do
     # not block it: the consumer parks them (see IndexConsumer).
-    @broker.subscriber(
+    @broker.subscriber(  # type: ignore[call-overload, untyped-decorator]
         *topics,
         group_id=group_id,
         auto_offset_reset=auto_offset_reset,
@@ -56,15 +56,18 @@ def subscribe_index_consumer(
     )
     async def apply_event(body: Any, msg: KafkaMessage) -> None:
         # The raw record, not FastStream's decoded body: we decode CloudEvents ourselves.
-        raw = msg.raw_message
+        raw: Any = msg.raw_message  # one aiokafka ConsumerRecord (not a batch subscriber)
         key = raw.key.decode() if isinstance(raw.key, bytes) else str(raw.key or "")
         record = KafkaRecord(key=key, value=raw.value or b"", headers=header_map(raw.headers))
         await consumer.handle(raw.topic, record)
 
 
 async def _raw_body(msg: Any) -> bytes:
-    """Keep the value as bytes: a malformed JSON value must reach the handler (and the DLQ)
-    instead of failing in FastStream's decoder and being redelivered forever."""
+    """Keep the record's value as bytes.
+
+    A malformed JSON value must reach the handler (and the DLQ) instead of failing in
+    FastStream's decoder and being redelivered forever.
+    """
     body: bytes = msg.body
     return body
 

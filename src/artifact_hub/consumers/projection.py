@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,7 +34,7 @@ DeadLetter = Callable[[str, KafkaRecord, str], Awaitable[None]]
 """Sends ``(source_topic, record, reason)`` to the dead-letter topic."""
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What became of one delivered record."""
 
     APPLIED = "applied"
@@ -95,7 +95,9 @@ class IndexConsumer:
                 if applied:
                     self.stats.applied += 1
                     if isinstance(event, ArtifactEvent):
-                        self.stats.applied += await self._release(conn, event.artifact_id, event.seq)
+                        self.stats.applied += await self._release(
+                            conn, event.artifact_id, event.seq
+                        )
         except EventNotReadyError as error:
             await self._defer(topic, record, event, error.message)
             return Outcome.DEFERRED
@@ -222,4 +224,3 @@ class IndexConsumer:
         else:
             await self.dead_letter(topic, record, reason)
         return Outcome.DEAD_LETTERED
-

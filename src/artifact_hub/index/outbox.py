@@ -96,7 +96,10 @@ class Outbox:
         while True:
             rows = (
                 await conn.execute(
-                    select(t.outbox).where(t.outbox.c.id > last).order_by(t.outbox.c.id).limit(batch)
+                    select(t.outbox)
+                    .where(t.outbox.c.id > last)
+                    .order_by(t.outbox.c.id)
+                    .limit(batch)
                 )
             ).all()
             if not rows:

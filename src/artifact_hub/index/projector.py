@@ -213,9 +213,10 @@ class IndexProjector:
                 created_at=event.occurred_at,
             )
         )
-        await self._replace_pairs(conn, event.artifact_id, "label", event.labels)
-        await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata)
-        await self._replace_tags(conn, event.artifact_id, event.tags)
+        # A new artifact has no side rows yet: insert without the DELETE of a replace.
+        await self._replace_pairs(conn, event.artifact_id, "label", event.labels, fresh=True)
+        await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata, fresh=True)
+        await self._replace_tags(conn, event.artifact_id, event.tags, fresh=True)
         if event.session_id:
             await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
 
@@ -377,22 +378,26 @@ class IndexProjector:
             # Events of different artifacts may arrive in any order; keep the earliest.
             await conn.execute(
                 update(sessions)
-                .where(
-                    and_(sessions.c.tenant_id == tenant_id, sessions.c.session_id == session_id)
-                )
+                .where(and_(sessions.c.tenant_id == tenant_id, sessions.c.session_id == session_id))
                 .values(created_at=at)
             )
 
     @staticmethod
     async def _replace_pairs(
-        conn: AsyncConnection, artifact_id: str, source: str, pairs: dict[str, Any]
+        conn: AsyncConnection,
+        artifact_id: str,
+        source: str,
+        pairs: dict[str, Any],
+        *,
+        fresh: bool = False,
     ) -> None:
         labels = t.artifact_labels
-        await conn.execute(
-            delete(labels).where(
-                and_(labels.c.artifact_id == artifact_id, labels.c.source == source)
+        if not fresh:
+            await conn.execute(
+                delete(labels).where(
+                    and_(labels.c.artifact_id == artifact_id, labels.c.source == source)
+                )
             )
-        )
         if pairs:
             await conn.execute(
                 insert(labels),
@@ -408,10 +413,16 @@ class IndexProjector:
             )
 
     @staticmethod
-    async def _replace_tags(conn: AsyncConnection, artifact_id: str, tags: list[str]) -> None:
-        await conn.execute(delete(t.artifact_tags).where(t.artifact_tags.c.artifact_id == artifact_id))
+    async def _replace_tags(
+        conn: AsyncConnection, artifact_id: str, tags: list[str], *, fresh: bool = False
+    ) -> None:
+        if not fresh:
+            await conn.execute(
+                delete(t.artifact_tags).where(t.artifact_tags.c.artifact_id == artifact_id)
+            )
         unique = sorted(set(tags))
         if unique:
             await conn.execute(
-                insert(t.artifact_tags), [{"artifact_id": artifact_id, "tag": tag} for tag in unique]
+                insert(t.artifact_tags),
+                [{"artifact_id": artifact_id, "tag": tag} for tag in unique],
             )

@@ -7,6 +7,7 @@ agent owns or was shared with it (directly or through one of its groups).
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,7 +143,7 @@ class IndexReader:
             raise InvalidRequestError(f"limit must be between 1 and {MAX_LIMIT}", limit=limit)
         f = filters or ArtifactFilter()
         a = t.artifacts.c
-        conditions: list[ColumnElement[bool]] = [self.visible_to(caller)]
+        conditions: builtins.list[ColumnElement[bool]] = [self.visible_to(caller)]
         if f.shared_only:
             conditions.append(_shared_with(caller))
             if caller.agent_id is not None:
@@ -174,7 +175,9 @@ class IndexReader:
         for tag in f.tags:
             conditions.append(
                 exists().where(
-                    and_(t.artifact_tags.c.artifact_id == a.artifact_id, t.artifact_tags.c.tag == tag)
+                    and_(
+                        t.artifact_tags.c.artifact_id == a.artifact_id, t.artifact_tags.c.tag == tag
+                    )
                 )
             )
         for source, pairs in (("label", f.labels), ("metadata", f.metadata)):
@@ -211,7 +214,9 @@ class IndexReader:
             next_cursor = encode_cursor(last.created_at, last.artifact_id)
         return Page(items=items, next_cursor=next_cursor)
 
-    async def versions(self, conn: AsyncConnection, artifact_id: str) -> list[ArtifactVersion]:
+    async def versions(
+        self, conn: AsyncConnection, artifact_id: str
+    ) -> builtins.list[ArtifactVersion]:
         """Every version of the artifact, oldest first (soft-deleted ones included)."""
         rows = (
             await conn.execute(
@@ -238,7 +243,7 @@ class IndexReader:
         ).first()
         return None if row is None else ArtifactVersion.model_validate(dict(row._mapping))
 
-    async def access(self, conn: AsyncConnection, artifact_id: str) -> list[AccessEntry]:
+    async def access(self, conn: AsyncConnection, artifact_id: str) -> builtins.list[AccessEntry]:
         """The artifact's grants, sorted by principal."""
         rows = (
             await conn.execute(
@@ -280,13 +285,13 @@ class IndexReader:
         )
         return found is not None
 
-    async def snapshot(self, conn: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
+    async def snapshot(self, conn: AsyncConnection) -> dict[str, builtins.list[dict[str, Any]]]:
         """Every index table's rows, sorted: to compare two indexes built from one event log.
 
         Bookkeeping that differs between a live index and a rebuilt one (``processed_events``
         applied times, the outbox) is left out.
         """
-        result: dict[str, list[dict[str, Any]]] = {}
+        result: dict[str, builtins.list[dict[str, Any]]] = {}
         for table in (
             t.artifacts,
             t.artifact_versions,
@@ -295,16 +300,14 @@ class IndexReader:
             t.access_entries,
             t.sessions,
         ):
-            rows = (
-                await conn.execute(select(table).order_by(*table.primary_key.columns))
-            ).all()
+            rows = (await conn.execute(select(table).order_by(*table.primary_key.columns))).all()
             result[table.name] = [dict(row._mapping) for row in rows]
         return result
 
 
 def _shared_with(caller: Caller) -> ColumnElement[bool]:
     entries = t.access_entries.c
-    principals: list[ColumnElement[bool]] = []
+    principals: builtins.list[ColumnElement[bool]] = []
     if caller.agent_id is not None:
         principals.append(
             and_(entries.principal_type == "agent", entries.principal_id == caller.agent_id)

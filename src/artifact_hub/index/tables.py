@@ -60,9 +60,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # pragma: no cover - drivers return datetimes
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = (
+            datetime.fromisoformat(value) if isinstance(value, str) else value
+        )  # drivers return datetimes; a string only from a hand-edited SQLite file
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # A 64-bit autoincrement key on PostgreSQL, and SQLite's rowid alias (INTEGER PRIMARY KEY).

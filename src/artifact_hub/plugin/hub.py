@@ -83,7 +83,9 @@ class Hub:
                 self.bus = InProcessBus()
                 self.consumer = IndexConsumer(self.db)
                 for topic in ARTIFACT_TOPICS:
-                    self.bus.subscribe(settings.topic_prefix + topic, self.consumer.handle_inprocess)
+                    self.bus.subscribe(
+                        settings.topic_prefix + topic, self.consumer.handle_inprocess
+                    )
                 publisher = self.bus
         self.publisher = publisher
         self.relay = OutboxRelay(

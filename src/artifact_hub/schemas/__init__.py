@@ -12,7 +12,6 @@ from artifact_hub.schemas.artifacts import (
     Principal,
     Session,
 )
-from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.events import (
     DLQ_TOPIC,
     EVENT_TYPES,
@@ -30,13 +29,13 @@ from artifact_hub.schemas.events import (
     parse_event,
     topic_for,
 )
+from artifact_hub.schemas.identity import Caller
 
 __all__ = [
     "DLQ_TOPIC",
     "EVENT_TYPES",
     "Access",
     "AccessEntry",
-    "Caller",
     "Artifact",
     "ArtifactCreated",
     "ArtifactDeleted",
@@ -46,6 +45,7 @@ __all__ = [
     "ArtifactUpdated",
     "ArtifactVersion",
     "ArtifactVersioned",
+    "Caller",
     "EventBase",
     "ExpiryChange",
     "HubEvent",

@@ -78,7 +78,7 @@ class EventBase(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
     @property
     def key(self) -> str:
@@ -107,7 +107,7 @@ def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
     for key in value:
-        if not METADATA_KEY_PATTERN.match(key):
+        if not METADATA_KEY_PATTERN.fullmatch(key):
             raise ValueError(f"metadata key {key!r} must match {METADATA_KEY_PATTERN.pattern}")
     return value
 

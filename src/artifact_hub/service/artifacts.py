@@ -9,6 +9,7 @@ projection the consumers use and appends it to the outbox; the relay publishes i
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 import secrets
 import tempfile
@@ -40,7 +41,6 @@ from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Pr
 from artifact_hub.schemas.events import (
     ArtifactCreated,
     ArtifactDeleted,
-    ArtifactEvent,
     ArtifactShared,
     ArtifactUpdated,
     ArtifactVersioned,
@@ -51,7 +51,7 @@ from artifact_hub.schemas.events import (
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.storage.base import CHUNK_SIZE, BlobNotFoundError, BlobStore, HashingReader
 
-__all__ = ["Content", "TTL", "ArtifactService", "new_artifact_id"]
+__all__ = ["TTL", "ArtifactService", "Content", "new_artifact_id"]
 
 Content = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes] | AsyncIterable[bytes]
 """What can be pushed: bytes, a file path, a binary file object, or an async byte stream."""
@@ -387,9 +387,7 @@ class ArtifactService:
                 f"Artifact {artifact_id} was deleted.", artifact_id=artifact_id
             )
         if not include_deleted and _expired(artifact):
-            raise ArtifactExpiredError(
-                f"Artifact {artifact_id} expired.", artifact_id=artifact_id
-            )
+            raise ArtifactExpiredError(f"Artifact {artifact_id} expired.", artifact_id=artifact_id)
         return artifact
 
     async def list(
@@ -407,7 +405,7 @@ class ArtifactService:
                 conn, caller, filters, limit=limit, cursor=cursor, offset=offset
             )
 
-    async def versions(self, caller: Caller, artifact_id: str) -> list[ArtifactVersion]:
+    async def versions(self, caller: Caller, artifact_id: str) -> builtins.list[ArtifactVersion]:
         """Every live version of an artifact, oldest first."""
         await self.get(caller, artifact_id)
         async with self.db.connect() as conn:
@@ -454,7 +452,11 @@ class ArtifactService:
         return b"".join([chunk async for chunk in stream])
 
     async def pull_to(
-        self, caller: Caller, artifact_id: str, path: str | os.PathLike[str], *,
+        self,
+        caller: Caller,
+        artifact_id: str,
+        path: str | os.PathLike[str],
+        *,
         version: int | None = None,
     ) -> Path:
         """Write the content to ``path`` (a directory takes the artifact's name).
@@ -462,10 +464,7 @@ class ArtifactService:
         The file appears only once all bytes arrived and were verified.
         """
         artifact, _, stream = await self.open(caller, artifact_id, version)
-        target = Path(path)
-        if target.is_dir() or str(path).endswith(os.sep):
-            target = target / _safe_filename(artifact.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = await asyncio.to_thread(_prepare_target, Path(path), artifact.name)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".artifact-hub-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -473,7 +472,7 @@ class ArtifactService:
                     await asyncio.to_thread(handle.write, chunk)
             os.replace(temp, target)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            os.unlink(temp)
             raise
         return target
 
@@ -527,8 +526,8 @@ class ArtifactService:
         caller: Caller,
         artifact_id: str,
         *,
-        grants: list[Principal] | None = None,
-        revokes: list[Principal] | None = None,
+        grants: builtins.list[Principal] | None = None,
+        revokes: builtins.list[Principal] | None = None,
     ) -> Access:
         if not grants and not revokes:
             raise InvalidRequestError("name at least one agent or group")
@@ -635,7 +634,7 @@ def _expired(artifact: Artifact) -> bool:
     return artifact.expires_at is not None and artifact.expires_at <= datetime.now(UTC)
 
 
-def _principals(agents: Sequence[str], groups: Sequence[str]) -> list[Principal]:
+def _principals(agents: Sequence[str], groups: Sequence[str]) -> builtins.list[Principal]:
     return [Principal(type="agent", id=a) for a in agents] + [
         Principal(type="group", id=g) for g in groups
     ]
@@ -648,6 +647,14 @@ def _default_name(content: Content) -> str:
     if isinstance(name, str) and name:
         return Path(name).name
     return "artifact"
+
+
+def _prepare_target(target: Path, name: str) -> Path:
+    """The file to write: ``target``, or the artifact's name inside it when it is a folder."""
+    if target.is_dir() or str(target).endswith(os.sep):
+        target = target / _safe_filename(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def _safe_filename(name: str) -> str:
@@ -665,9 +672,10 @@ async def iter_content(content: Content, chunk_size: int = CHUNK_SIZE) -> AsyncI
         return
     if isinstance(content, (str, os.PathLike)):
         path = Path(content)
-        if not path.is_file():
-            raise InvalidRequestError(f"{path} is not a file", path=str(path))
-        handle = await asyncio.to_thread(path.open, "rb")
+        try:
+            handle = await asyncio.to_thread(path.open, "rb")
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+            raise InvalidRequestError(f"{path} is not a readable file", path=str(path)) from error
         try:
             while chunk := await asyncio.to_thread(handle.read, chunk_size):
                 yield chunk
