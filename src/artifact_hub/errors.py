@@ -21,7 +21,8 @@ classes with :func:`error_for_code`::
     ├── ConflictError                  conflict                 409
     ├── GoneError                      (abstract)               410
     │   ├── ArtifactExpiredError       artifact_expired
-    │   └── ArtifactDeletedError       artifact_already_deleted
+    │   ├── ArtifactDeletedError       artifact_already_deleted
+    │   └── LinkExpiredError           link_expired (links and signed URLs used too late)
     ├── FileTooLargeError              file_too_large           413
     ├── ChecksumMismatchError          checksum_mismatch        422
     ├── RateLimitedError               rate_limited             429
@@ -47,6 +48,7 @@ __all__ = [
     "FileTooLargeError",
     "GoneError",
     "InvalidRequestError",
+    "LinkExpiredError",
     "LinkNotFoundError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -203,6 +205,12 @@ class ArtifactDeletedError(GoneError):
     code = "artifact_already_deleted"
 
 
+class LinkExpiredError(GoneError):
+    """A link or signed URL was used after it expired."""
+
+    code = "link_expired"
+
+
 class FileTooLargeError(ArtifactHubError):
     """The content is larger than the upload path or plan allows."""
 
@@ -272,6 +280,7 @@ _ALL: tuple[type[ArtifactHubError], ...] = (
     ConflictError,
     ArtifactExpiredError,
     ArtifactDeletedError,
+    LinkExpiredError,
     FileTooLargeError,
     ChecksumMismatchError,
     RateLimitedError,

@@ -52,6 +52,23 @@ class HubSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str | None = Field(
+        default=None, description="Base URL in links and signed URLs; default http://host:port."
+    )
+    signing_secret: str | None = Field(
+        default=None,
+        description="HMAC key of links and signed URLs; embedded mode keeps one in data_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Shared rate-limit counters for several API replicas."
+    )
+    rate_limit_per_second: int = Field(default=100, ge=1)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    retention_days: float = Field(default=30, gt=0, description="Soft-deleted -> hard-deleted.")
+    sweep_interval_seconds: float = Field(default=60, gt=0)
+    bootstrap_tenant: str = Field(
+        default="default", description="Tenant that serve creates (with a key) on an empty hub."
+    )
 
     @field_validator("default_ttl_seconds", mode="before")
     @classmethod
@@ -69,6 +86,11 @@ class HubSettings(BaseSettings):
     def resolved_blob_dir(self) -> Path:
         """``blob_dir``, or ``data_dir/blobs``."""
         return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    @property
+    def resolved_public_url(self) -> str:
+        """``public_url`` without a trailing slash, or ``http://host:port``."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def default_ttl(self) -> timedelta | None:

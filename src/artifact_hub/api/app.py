@@ -1,4 +1,4 @@
-"""The HTTP application. This first version serves ``/health``; ``/v1`` comes with the REST API."""
+"""The HTTP application: ``/health`` and the ``/v1`` REST API (docs/rest-api.md)."""
 
 from __future__ import annotations
 
@@ -44,4 +44,13 @@ def create_app(hub: Hub) -> FastAPI:
             "outbox_pending": pending,
         }
 
+    # Each router module registers its own endpoints; see docs/rest-api.md for the table.
+    for router in _routers():
+        app.include_router(router)
     return app
+
+
+def _routers() -> list[Any]:
+    from artifact_hub.api.routes import ROUTERS
+
+    return list(ROUTERS)

@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, text, update
+from sqlalchemy import and_, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import EventNotReadyError, EventRejectedError
@@ -320,6 +320,28 @@ class IndexProjector:
             await self._replace_tags(conn, event.artifact_id, event.tags)
 
     async def _deleted(self, conn: AsyncConnection, event: ArtifactDeleted) -> None:
+        if event.purged and event.version is None:
+            # The artifact row stays as a tombstone (its revision orders any late event).
+            for table in (
+                t.artifact_versions,
+                t.artifact_labels,
+                t.artifact_tags,
+                t.access_entries,
+            ):
+                await conn.execute(delete(table).where(table.c.artifact_id == event.artifact_id))
+            await conn.execute(
+                update(t.artifacts)
+                .where(t.artifacts.c.artifact_id == event.artifact_id)
+                .values(
+                    deleted_at=func.coalesce(t.artifacts.c.deleted_at, event.occurred_at),
+                    purged_at=event.occurred_at,
+                    metadata={},
+                    labels={},
+                    tags=[],
+                    metrics={},
+                )
+            )
+            return
         if event.version is None:
             await conn.execute(
                 update(t.artifacts)

@@ -90,6 +90,7 @@ def artifact_from_row(row: Row[Any]) -> Artifact:
     data = dict(row._mapping)
     data.pop("revision", None)
     data.pop("expired_at", None)
+    data.pop("purged_at", None)
     return Artifact.model_validate(data)
 
 
@@ -99,7 +100,9 @@ class IndexReader:
     @staticmethod
     def visible_to(caller: Caller) -> ColumnElement[bool]:
         """The condition for artifacts the caller may read (within its tenant)."""
-        tenant = t.artifacts.c.tenant_id == caller.tenant_id
+        tenant = and_(
+            t.artifacts.c.tenant_id == caller.tenant_id, t.artifacts.c.purged_at.is_(None)
+        )
         if caller.admin:
             return tenant
         return and_(tenant, or_(t.artifacts.c.agent_id == caller.agent_id, _shared_with(caller)))

@@ -27,16 +27,20 @@ from sqlalchemy import (
 
 __all__ = [
     "access_entries",
+    "api_keys",
     "artifact_labels",
     "artifact_tags",
     "artifact_versions",
     "artifacts",
     "deferred_events",
+    "idempotency_keys",
+    "links",
     "metadata",
     "outbox",
     "processed_events",
     "sessions",
     "tenants",
+    "uploads",
 ]
 
 
@@ -86,6 +90,69 @@ tenants = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# API keys: only a hash of the secret is stored. A key reads ``ak_live_<key_id>_<secret>``; the
+# key id finds the row, the secret's SHA-256 must match (the secret has 256 bits of entropy, so
+# a plain hash cannot be brute-forced, unlike a password).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("agent_id", String(200), nullable=False),
+    Column("groups", JSON, nullable=False),
+    Column("namespace", String(128), nullable=False),
+    Column("admin", Boolean, nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+    Index(None, "tenant_id"),
+)
+
+# Revocable download links served by the hub (``/l/<link_id>``).
+links = Table(
+    "links",
+    metadata,
+    Column("link_id", String(32), primary_key=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("artifact_id", String(64), nullable=False),
+    Column("version", Integer),
+    Column("created_by", String(200)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+    Index(None, "artifact_id"),
+)
+
+# Presigned uploads between upload-url and complete.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("upload_id", String(32), primary_key=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("agent_id", String(200)),
+    Column("request", JSON, nullable=False),
+    Column("size_bytes", BigInteger),
+    Column("sha256", String(64)),
+    Column("staging_key", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime()),
+    Column("artifact_id", String(64)),
+)
+
+# Idempotency-Key on POST: the first response is kept and returned to retries.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status", Integer),
+    Column("body", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "created_at"),
+)
+
 artifacts = Table(
     "artifacts",
     metadata,
@@ -121,6 +188,7 @@ artifacts = Table(
     Column("expires_at", UTCDateTime()),
     Column("deleted_at", UTCDateTime()),
     Column("expired_at", UTCDateTime()),
+    Column("purged_at", UTCDateTime()),
     # The artifact's revision: the seq of the last event applied to it.
     Column("revision", Integer, nullable=False),
     Index(None, "tenant_id", "created_at", "artifact_id"),

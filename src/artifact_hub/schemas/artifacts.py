@@ -10,7 +10,7 @@ import builtins
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 __all__ = ["Access", "AccessEntry", "Artifact", "ArtifactVersion", "Principal", "Session"]
 
@@ -73,11 +73,13 @@ class Artifact(_Frozen):
     expires_at: datetime | None = None
     deleted_at: datetime | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
         """Alias of ``artifact_id`` (Artifacta and Acenta clients say ``id``)."""
         return self.artifact_id
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def filename(self) -> str:
         """Alias of ``name`` (Artifacta's word)."""

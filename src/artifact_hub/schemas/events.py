@@ -198,12 +198,17 @@ class ArtifactUpdated(ArtifactEvent):
 
 
 class ArtifactDeleted(ArtifactEvent):
-    """The whole artifact (``version`` None) or one version was soft-deleted."""
+    """The whole artifact (``version`` None) or one version was soft-deleted.
+
+    ``purged`` marks the hard delete after retention: the artifact's rows leave the index (its
+    blobs are collected once nothing else points at them).
+    """
 
     type: Literal["artifact.deleted"] = "artifact.deleted"
     topic: ClassVar[str] = "artifact.deleted"
 
     version: int | None = Field(default=None, ge=1)
+    purged: bool = False
 
 
 class ArtifactExpired(ArtifactEvent):

@@ -17,6 +17,7 @@ class Caller(BaseModel):
         namespace: The team namespace inside the tenant new artifacts go to.
         admin: Sees every artifact of the tenant (operators, the embedded hub's own steps).
         plan: The tenant's plan, for size and storage limits.
+        key_id: The API key the call came with (None inside the hub).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -27,3 +28,4 @@ class Caller(BaseModel):
     namespace: str = "default"
     admin: bool = False
     plan: str = "enterprise"
+    key_id: str | None = None

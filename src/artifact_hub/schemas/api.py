@@ -1,0 +1,168 @@
+"""Bodies of the REST API (see docs/rest-api.md), shared by the server and the client."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
+
+__all__ = [
+    "ArtifactList",
+    "CreateArtifact",
+    "CreateLink",
+    "ExtendTTL",
+    "Link",
+    "ShareRequest",
+    "SignedUrl",
+    "UpdateArtifact",
+    "Upload",
+    "UploadUrlRequest",
+    "VersionList",
+    "WhoAmI",
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CreateArtifact(_Body):
+    """A new artifact (or, on ``/versions``, a new version: only content, type and metadata).
+
+    With a JSON body the content is ``content_base64``; with a multipart form it is the
+    ``file`` part and these fields are form fields (dicts as JSON strings).
+    """
+
+    name: str | None = Field(default=None, validation_alias=AliasChoices("name", "filename"))
+    content_base64: str | None = None
+    content_type: str | None = None
+    session_id: str | None = None
+    agent_id: str | None = Field(
+        default=None, description="Ignored unless it equals the key's agent (kept for SDKs)."
+    )
+    namespace: str | None = None
+    kind: str | None = None
+    metadata: dict[str, Any] | None = None
+    labels: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    metrics: dict[str, Any] | None = None
+    pinned: bool = False
+    ttl_seconds: int | None = Field(default=None, ge=1)
+    never_expires: bool = False
+    sha256: str | None = Field(default=None, description="Fail unless the content hashes so.")
+    run_id: str | None = None
+    graph_id: str | None = None
+    node_id: str | None = None
+    tool_name: str | None = None
+    tool_version: str | None = None
+    org_id: str | None = None
+    user_id: str | None = None
+    client_id: str | None = None
+    app_id: str | None = None
+    uri: str | None = None
+    preview_uri: str | None = None
+
+
+class UpdateArtifact(_Body):
+    """Fields to replace without a new version; those left out stay."""
+
+    metadata: dict[str, Any] | None = None
+    labels: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    metrics: dict[str, Any] | None = None
+    pinned: bool | None = None
+
+
+class ArtifactList(BaseModel):
+    """One page of artifacts, newest first."""
+
+    data: list[Artifact]
+    next_cursor: str | None = None
+
+
+class VersionList(BaseModel):
+    """Every live version of an artifact, oldest first."""
+
+    data: list[ArtifactVersion]
+
+
+class ShareRequest(_Body):
+    """Agents and groups to grant (``share``) or revoke (``unshare``)."""
+
+    agents: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("agents", "with_agents")
+    )
+    groups: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("groups", "with_groups")
+    )
+
+
+class ExtendTTL(_Body):
+    """A new TTL from now, or ``never``."""
+
+    ttl_seconds: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("ttl_seconds", "expires_in", "ttl")
+    )
+    never: bool = False
+
+
+class CreateLink(_Body):
+    """A revocable download link."""
+
+    expires_in: int = Field(default=7 * 24 * 3600, ge=1)
+    version: int | None = Field(default=None, ge=1)
+
+
+class Link(BaseModel):
+    """A link the hub serves until it expires or is revoked."""
+
+    id: str
+    url: str
+    artifact_id: str
+    version: int | None = None
+    created_at: datetime
+    expires_at: datetime
+
+
+class SignedUrl(BaseModel):
+    """A URL that reads (or writes) without the API key, until ``expires_at``."""
+
+    url: str
+    expires_at: datetime
+
+
+class UploadUrlRequest(CreateArtifact):
+    """Ask for a presigned upload of ``size_bytes`` bytes (up to 5 GB)."""
+
+    size_bytes: int = Field(ge=0)
+
+
+class Upload(BaseModel):
+    """A pending presigned upload: PUT the bytes to ``url``, then ``complete`` it."""
+
+    id: str
+    url: str
+    method: str = "PUT"
+    headers: dict[str, str] = Field(default_factory=dict)
+    expires_at: datetime
+
+    @property
+    def upload_id(self) -> str:
+        """Alias of ``id``."""
+        return self.id
+
+
+class WhoAmI(BaseModel):
+    """Who the API key speaks for."""
+
+    tenant_id: str
+    tenant_name: str | None = None
+    agent_id: str
+    groups: list[str] = Field(default_factory=list)
+    namespace: str = "default"
+    plan: str
+    key_id: str
+    admin: bool = False
