@@ -708,7 +708,7 @@ def bench_projection(workdir: Path, count: int, notes: list[str]) -> list[Row]:
 
     notes.append(
         "projection: events are created/versioned/shared per artifact (metadata, a label, a "
-        "tag, two grants); each hub transaction opens a new aiosqlite connection (NullPool), "
+        "tag, two grants); each hub transaction takes a pooled aiosqlite connection, "
         "BEGIN IMMEDIATE, then apply() reads, inserts and updates; the raw side inserts the "
         "final rows of the same tables with executemany and never reads or updates."
     )

@@ -3,6 +3,7 @@
 The names most programs need are exported here; the subpackages hold the rest.
 """
 
+from artifact_hub.client import AcentaClient, AsyncClient, Client
 from artifact_hub.errors import (
     ArtifactDeletedError,
     ArtifactExpiredError,
@@ -31,15 +32,18 @@ from artifact_hub.settings import HubSettings
 __version__ = "0.1.0"
 
 __all__ = [
+    "AcentaClient",
     "Artifact",
     "ArtifactDeletedError",
     "ArtifactExpiredError",
     "ArtifactHubError",
     "ArtifactNotFoundError",
     "ArtifactVersion",
+    "AsyncClient",
     "AuthenticationError",
     "Caller",
     "ChecksumMismatchError",
+    "Client",
     "ConflictError",
     "FileTooLargeError",
     "Hub",

@@ -64,6 +64,12 @@ class HubSettings(BaseSettings):
     )
     rate_limit_per_second: int = Field(default=100, ge=1)
     rate_limit_burst: int = Field(default=200, ge=1)
+    rate_limit_key_prefix: str = Field(
+        default="artifact-hub:ratelimit", description="Redis key prefix of the rate counters."
+    )
+    sweep_enabled: bool = Field(
+        default=True, description="Run the sweeper (expiry, purge, blob and key clean-up)."
+    )
     retention_days: float = Field(default=30, gt=0, description="Soft-deleted -> hard-deleted.")
     sweep_interval_seconds: float = Field(default=60, gt=0)
     bootstrap_tenant: str = Field(

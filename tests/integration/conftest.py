@@ -22,6 +22,8 @@ def stack_settings(
     bucket = request.getfixturevalue("s3_bucket")
     s3 = request.getfixturevalue("s3_settings")
     name = server.create_database()
+    # Distributed mode: the API refuses to start without a shared signing secret.
+    extra.setdefault("signing_secret", "integration-tests-signing-secret")
     settings = HubSettings(
         data_dir=tmp_path / "hub",
         database_url=server.url(name),

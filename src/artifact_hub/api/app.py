@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 import artifact_hub
 from artifact_hub.api.errors import install_error_handlers
+from artifact_hub.api.middleware import RateLimiter, install_middleware
 from artifact_hub.plugin import Hub
 
 __all__ = ["create_app"]
@@ -20,6 +21,9 @@ def create_app(hub: Hub) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Refuse to serve without a usable signing secret (SigningSecretMissingError): in
+        # distributed mode, replicas that each made up a key would reject each other's links.
+        _signer = hub.signer
         await hub.start()
         try:
             yield
@@ -29,6 +33,18 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="artifact-hub", version=artifact_hub.__version__, lifespan=lifespan)
     app.state.hub = hub
     install_error_handlers(app)
+    settings = hub.settings
+    install_middleware(
+        app,
+        limiter=RateLimiter(
+            per_second=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            redis_url=settings.redis_url,
+            key_prefix=settings.rate_limit_key_prefix,
+        ),
+        authenticate=hub.accounts.authenticate,
+        store=hub.idempotency,
+    )
 
     @app.get("/health", tags=["account"])
     async def health() -> dict[str, Any]:

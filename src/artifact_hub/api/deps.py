@@ -33,7 +33,14 @@ def bearer_token(request: Request) -> str:
 
 
 async def get_caller(request: Request, hub: Annotated[Hub, Depends(get_hub)]) -> Caller:
-    """Authenticate the request; the caller is kept on ``request.state`` for middleware."""
+    """Authenticate the request; the caller is kept on ``request.state`` for middleware.
+
+    The rate-limit middleware already authenticated the key when it was valid; its caller is
+    reused rather than looked up twice.
+    """
+    cached = getattr(request.state, "caller", None)
+    if isinstance(cached, Caller):
+        return cached
     caller = await hub.accounts.authenticate(bearer_token(request))
     request.state.caller = caller
     return caller

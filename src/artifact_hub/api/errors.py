@@ -22,12 +22,19 @@ __all__ = ["error_response", "install_error_handlers"]
 log = logging.getLogger(__name__)
 
 
-def error_response(error: ArtifactHubError) -> JSONResponse:
-    """The JSON response for a hub error (with ``Retry-After`` when rate limited)."""
+def error_response(error: ArtifactHubError, status: int | None = None) -> JSONResponse:
+    """The JSON response for a hub error (with ``Retry-After`` when rate limited).
+
+    ``status`` overrides the error's own (e.g. 422 for a body that fails validation); the
+    body's ``status`` always equals the HTTP status.
+    """
     headers = {}
     if isinstance(error, RateLimitedError):
         headers["Retry-After"] = str(max(1, round(error.retry_after_seconds)))
-    return JSONResponse(error.to_dict(), status_code=error.status, headers=headers)
+    body = error.to_dict()
+    if status is not None:
+        body["error"]["status"] = status
+    return JSONResponse(body, status_code=status or error.status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -41,20 +48,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        response = error_response(
-            InvalidRequestError(f"{where}: {first.get('msg', 'invalid request')}")
+        return error_response(
+            InvalidRequestError(f"{where}: {first.get('msg', 'invalid request')}"), status=422
         )
-        response.status_code = 422
-        return response
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == 404:
             return error_response(NotFoundError(str(error.detail)))
-        hub_error = InvalidRequestError(str(error.detail))
-        response = error_response(hub_error)
-        response.status_code = error.status_code
-        return response
+        return error_response(InvalidRequestError(str(error.detail)), status=error.status_code)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, error: Exception) -> JSONResponse:

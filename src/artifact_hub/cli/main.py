@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from artifact_hub.cli.admin import admin_app, ensure_bootstrap_key
 from artifact_hub.errors import (
     ArtifactHubError,
     AuthenticationError,
@@ -47,6 +49,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The index database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
 
 console = Console()
 errors = Console(stderr=True)
@@ -165,6 +168,17 @@ def serve(
         if settings.blob_store == "local"
         else f"s3://{settings.s3_bucket}"
     )
+    try:
+        key, key_file = ensure_bootstrap_key(settings)
+    except ArtifactHubError as error:
+        _fail(error)
+    if key is not None:
+        errors.print(
+            f"new hub: tenant {settings.bootstrap_tenant!r}, agent 'agent', API key\n  {key}\n"
+            f"  (saved to {key_file}, mode 0600)"
+        )
+    elif key_file.exists():
+        errors.print(f"bootstrap API key in {key_file}")
     errors.print(
         f"artifact-hub on http://{settings.host}:{settings.port}  "
         f"index={settings.resolved_database_url}  blobs={blobs}  events={settings.event_bus}"
@@ -246,6 +260,26 @@ def db_upgrade(data_dir: DataDir = None, revision: str = "head") -> None:
 
     _run(run())
     errors.print(f"migrated {settings.resolved_database_url} to {revision}")
+
+
+@app.command()
+def sweep(data_dir: DataDir = None, as_json: AsJson = False) -> None:
+    """Run one sweeper pass: expire, purge after retention, collect blobs, drop old keys."""
+    settings = _settings(data_dir).model_copy(update={"sweep_enabled": False})
+
+    async def run() -> Any:
+        async with _hub(settings) as hub:
+            return await hub.sweeper.run_once()
+
+    report = _run(run())
+    if as_json:
+        console.print_json(json.dumps(dataclasses.asdict(report)))
+    else:
+        console.print(
+            f"expired {report.expired}  purged {report.purged}  "
+            f"blobs removed {report.blobs_removed}  "
+            f"idempotency keys dropped {report.idempotency_keys_dropped}"
+        )
 
 
 # ---------------------------------------------------------------------------- artifacts

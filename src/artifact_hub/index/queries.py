@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, Row, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import InvalidRequestError
@@ -174,7 +174,10 @@ class IndexReader:
         if not f.include_expired:
             moment = now or datetime.now(UTC)
             conditions.append(a.expired_at.is_(None))
-            conditions.append(or_(a.expires_at.is_(None), a.expires_at > moment))
+            # Pinned artifacts do not expire while pinned (docs/rest-api.md, Limits).
+            conditions.append(
+                or_(a.pinned == true(), a.expires_at.is_(None), a.expires_at > moment)
+            )
         for tag in f.tags:
             conditions.append(
                 exists().where(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from functools import cached_property
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artifact_hub.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
 from artifact_hub.bus.relay import OutboxRelay
@@ -20,10 +21,18 @@ from artifact_hub.consumers.app import ARTIFACT_TOPICS
 from artifact_hub.consumers.projection import IndexConsumer
 from artifact_hub.index.database import Database
 from artifact_hub.index.outbox import Outbox
+from artifact_hub.service.accounts import AccountService
 from artifact_hub.service.artifacts import ArtifactService
+from artifact_hub.service.idempotency import IdempotencyStore
+from artifact_hub.service.sweeper import Sweeper
 from artifact_hub.settings import HubSettings
 from artifact_hub.storage.base import BlobStore
 from artifact_hub.storage.local import LocalBlobStore
+
+if TYPE_CHECKING:
+    from artifact_hub.service.links import LinkService
+    from artifact_hub.service.signing import UrlSigner
+    from artifact_hub.service.uploads import UploadService
 
 __all__ = ["Hub", "bootstrap", "build_blob_store"]
 
@@ -53,6 +62,9 @@ class Hub:
 
     Attributes:
         service: The use cases (push, pull, list, share, seal, ...).
+        accounts: Tenants and API keys (who a request speaks for).
+        idempotency: The responses kept for ``Idempotency-Key`` retries.
+        sweeper: Expiry, purge and clean-up passes (background loop when ``sweep_enabled``).
         relay: Publishes the outbox.
         bus: The in-process bus in embedded mode (subscribe downstream handlers to it), else
             None.
@@ -103,7 +115,39 @@ class Hub:
             default_ttl=settings.default_ttl,
             source=settings.event_source,
         )
+        self.accounts = AccountService(self.db)
+        self.idempotency = IdempotencyStore(self.db)
+        self.sweeper = Sweeper(self)
         self._started = False
+
+    # Built on first use, not in __init__: a distributed hub without a signing secret must
+    # still run consumers and the relay; only what signs URLs (the API) refuses to start.
+    @cached_property
+    def signer(self) -> UrlSigner:
+        """Signs and verifies the hub's URLs (``SigningSecretMissingError`` if it cannot)."""
+        from artifact_hub.service.signing import UrlSigner, load_signing_secret
+
+        return UrlSigner(load_signing_secret(self.settings))
+
+    @cached_property
+    def links(self) -> LinkService:
+        """Download links and signed download URLs."""
+        from artifact_hub.service.links import LinkService
+
+        return LinkService(self.db, self.service, self.signer, self.settings.resolved_public_url)
+
+    @cached_property
+    def uploads(self) -> UploadService:
+        """Presigned uploads (upload-url, PUT, complete)."""
+        from artifact_hub.service.uploads import UploadService
+
+        return UploadService(
+            self.db,
+            self.service,
+            self.signer,
+            self.settings.resolved_public_url,
+            (self.settings.data_dir / "uploads").resolve(),
+        )
 
     async def start(self) -> None:
         """Apply migrations, prepare the blob store, and start the relay."""
@@ -113,6 +157,8 @@ class Hub:
             await ensure()
         if self.settings.run_relay:
             self.relay.start()
+        if self.settings.sweep_enabled:
+            self.sweeper.start()
         self._started = True
 
     async def stop(self, *, drain_timeout: float = 5.0) -> None:
@@ -120,6 +166,7 @@ class Hub:
         if self.settings.run_relay and self._started:
             with contextlib.suppress(Exception):
                 await self.relay.drain(timeout=drain_timeout)
+        await self.sweeper.stop()
         await self.relay.stop()
         await self.publisher.stop()
         await self.blobs.close()

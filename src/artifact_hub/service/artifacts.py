@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import os
 import secrets
 import tempfile
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import (
@@ -33,14 +35,16 @@ from artifact_hub.errors import (
     SessionSealedError,
     VersionNotFoundError,
 )
+from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
 from artifact_hub.index.outbox import Outbox
-from artifact_hub.index.projector import IndexProjector
+from artifact_hub.index.projector import IndexProjector, lock_artifact
 from artifact_hub.index.queries import ArtifactFilter, IndexReader, Page
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Principal, Session
 from artifact_hub.schemas.events import (
     ArtifactCreated,
     ArtifactDeleted,
+    ArtifactExpired,
     ArtifactShared,
     ArtifactUpdated,
     ArtifactVersioned,
@@ -49,7 +53,14 @@ from artifact_hub.schemas.events import (
     SessionSealed,
 )
 from artifact_hub.schemas.identity import Caller
-from artifact_hub.storage.base import CHUNK_SIZE, BlobNotFoundError, BlobStore, HashingReader
+from artifact_hub.service.plans import PlanLimits, check_metadata
+from artifact_hub.storage.base import (
+    CHUNK_SIZE,
+    BlobInfo,
+    BlobNotFoundError,
+    BlobStore,
+    HashingReader,
+)
 
 __all__ = ["TTL", "ArtifactService", "Content", "new_artifact_id"]
 
@@ -78,6 +89,7 @@ class ArtifactService:
         on_commit: Called after every committed change (the relay's ``notify``).
         default_ttl: TTL of new artifacts when the caller gives none (None: never expire).
         source: The CloudEvents ``source`` of the events this hub writes.
+        limits: The plans' limits (file size, storage quota, TTL) checked on every write.
     """
 
     def __init__(
@@ -91,6 +103,7 @@ class ArtifactService:
         on_commit: Callable[[], None] | None = None,
         default_ttl: timedelta | None = timedelta(days=30),
         source: str = "artifact-hub",
+        limits: PlanLimits | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -100,6 +113,7 @@ class ArtifactService:
         self.on_commit = on_commit
         self.default_ttl = default_ttl
         self.source = source
+        self.limits = limits or PlanLimits()
 
     # ------------------------------------------------------------------ writes
 
@@ -149,13 +163,18 @@ class ArtifactService:
         Raises:
             SessionSealedError: The session is sealed.
             ChecksumMismatchError: The content does not match ``expected_sha256``.
-            FileTooLargeError: The content is larger than ``max_size``.
+            FileTooLargeError: The content is larger than ``max_size`` or the plan allows.
+            QuotaExceededError: The tenant's storage quota would be exceeded.
+            TTLExceedsPlanLimitError: ``ttl`` is longer than the plan allows.
         """
         unknown = set(scope) - _SCOPE_FIELDS
         if unknown:
             raise InvalidRequestError(f"unknown artifact fields: {', '.join(sorted(unknown))}")
+        metadata = check_metadata(metadata)
+        self._plan_expiry(caller, ttl, datetime.now(UTC))  # fail before any byte is stored
         if session_id:
             await self._check_session_open(caller.tenant_id, session_id)
+        max_size = await self._precheck_size(caller, content, max_size)
         blob = await self.blobs.put(
             iter_content(content), expected_sha256=expected_sha256, max_size=max_size
         )
@@ -179,16 +198,17 @@ class ArtifactService:
             tags=list(tags),
             metrics=metrics or {},
             pinned=pinned,
-            expires_at=self._expiry(ttl, now),
+            expires_at=self._plan_expiry(caller, ttl, now),
             **scope,
         )
 
         async def build(conn: AsyncConnection) -> EventBase:
             if session_id:
                 await self._check_session_open(caller.tenant_id, session_id, conn)
+            await self._check_stored(conn, caller, blob, now)
             return event
 
-        await self._commit(build)
+        await self._commit_blob(build, blob)
         return await self.get(caller, event.artifact_id)
 
     async def add_version(
@@ -204,16 +224,20 @@ class ArtifactService:
     ) -> Artifact:
         """Store new content as the next version of an artifact the caller may write.
 
-        ``metadata`` None keeps the previous version's metadata.
+        ``metadata`` None keeps the previous version's metadata. The plan's size and storage
+        limits apply as in :meth:`push`.
         """
+        metadata = check_metadata(metadata)
         current = await self._writable(caller, artifact_id)
         if current.session_id:
             await self._check_session_open(caller.tenant_id, current.session_id)
+        max_size = await self._precheck_size(caller, content, max_size)
         blob = await self.blobs.put(
             iter_content(content), expected_sha256=expected_sha256, max_size=max_size
         )
 
         async def build(conn: AsyncConnection) -> EventBase:
+            await self._check_stored(conn, caller, blob, datetime.now(UTC))
             seq = await self._next_seq(conn, artifact_id)  # locks the row first
             latest = await self.reader.get(conn, caller.tenant_id, artifact_id)
             if latest is None or latest.deleted_at is not None:
@@ -234,7 +258,7 @@ class ArtifactService:
                 agent_id=caller.agent_id,
             )
 
-        await self._commit(build)
+        await self._commit_blob(build, blob)
         return await self.get(caller, artifact_id)
 
     async def delete(self, caller: Caller, artifact_id: str) -> Artifact:
@@ -313,8 +337,12 @@ class ArtifactService:
         return await self._update(caller, artifact_id, pinned=pinned)
 
     async def extend_ttl(self, caller: Caller, artifact_id: str, ttl: TTL) -> Artifact:
-        """Set the artifact to expire ``ttl`` from now (``"never"``: keep it)."""
-        expires = self._expiry(ttl if ttl is not None else self.default_ttl, datetime.now(UTC))
+        """Set the artifact to expire ``ttl`` from now (``"never"``: keep it).
+
+        Raises:
+            TTLExceedsPlanLimitError: ``ttl`` is longer than the plan allows.
+        """
+        expires = self._plan_expiry(caller, ttl, datetime.now(UTC))
         return await self._update(
             caller, artifact_id, expiry=ExpiryChange(expires_at=expires), allow_expired=True
         )
@@ -333,7 +361,7 @@ class ArtifactService:
         return await self._update(
             caller,
             artifact_id,
-            metadata=metadata,
+            metadata=check_metadata(metadata),
             labels=labels,
             tags=None if tags is None else list(tags),
             metrics=metrics,
@@ -363,6 +391,98 @@ class ArtifactService:
         if sealed is None:  # pragma: no cover - the seal was just committed
             raise ServerError("session vanished after sealing")
         return sealed
+
+    # ------------------------------------------------------------------ sweeper's changes
+
+    async def expire(self, tenant_id: str, artifact_id: str, *, now: datetime) -> bool:
+        """Record that the artifact's TTL passed (``artifact.expired``), once.
+
+        Returns:
+            False when there is nothing to do: not expired at ``now``, pinned, deleted, or
+            already recorded as expired.
+        """
+
+        async def build(conn: AsyncConnection) -> EventBase | None:
+            seq = await self._next_seq(conn, artifact_id)  # locks the row first
+            a = t.artifacts.c
+            row = (
+                await conn.execute(
+                    select(a.expires_at, a.expired_at, a.deleted_at, a.pinned).where(
+                        and_(a.artifact_id == artifact_id, a.tenant_id == tenant_id)
+                    )
+                )
+            ).first()
+            if (
+                row is None
+                or row.pinned
+                or row.deleted_at is not None
+                or row.expired_at is not None
+                or row.expires_at is None
+                or row.expires_at > now
+            ):
+                return None
+            return ArtifactExpired(
+                tenant_id=tenant_id,
+                source=self.source,
+                occurred_at=now,
+                artifact_id=artifact_id,
+                seq=seq,
+            )
+
+        return await self._commit(build) is not None
+
+    async def purge(self, tenant_id: str, artifact_id: str, *, now: datetime) -> builtins.list[str]:
+        """Hard-delete the artifact (``artifact.deleted`` with ``purged``) and collect its blobs.
+
+        The caller (the sweeper) decides that retention has passed. The artifact's row stays
+        as a tombstone; its versions, labels, tags and grants leave the index.
+
+        Returns:
+            The sha256 of each blob removed from the store (blobs still used by other
+            artifacts stay). Empty when the artifact was already purged.
+        """
+        shas: list[str] = []
+
+        async def build(conn: AsyncConnection) -> EventBase | None:
+            seq = await self._next_seq(conn, artifact_id)  # locks the row first
+            a = t.artifacts.c
+            purged = await conn.scalar(
+                select(a.purged_at).where(
+                    and_(a.artifact_id == artifact_id, a.tenant_id == tenant_id)
+                )
+            )
+            if purged is not None:
+                return None
+            shas[:] = sorted({row.sha256 for row in await self.reader.versions(conn, artifact_id)})
+            return ArtifactDeleted(
+                tenant_id=tenant_id,
+                source=self.source,
+                occurred_at=now,
+                artifact_id=artifact_id,
+                seq=seq,
+                purged=True,
+            )
+
+        if await self._commit(build) is None:
+            return []
+        return [sha for sha in shas if await self.collect_blob(sha)]
+
+    async def collect_blob(self, sha256: str) -> bool:
+        """Remove the blob from the store if no version points at it any more.
+
+        Runs in a write transaction holding the blob's lock, the one a write that reuses an
+        existing blob takes to check the blob is still there: so a blob is never removed
+        between such a write's upload and its commit without that write noticing.
+
+        Returns:
+            Whether the blob was removed.
+        """
+        async with self.db.begin() as conn:
+            await lock_artifact(conn, _blob_lock(sha256))
+            if await self.reader.blob_in_use(conn, sha256):
+                return False
+            await self.blobs.delete(sha256)
+        return True
 
     # ------------------------------------------------------------------ reads
 
@@ -584,12 +704,19 @@ class ArtifactService:
                 f"Session {session_id} is sealed; use a new session.", session_id=session_id
             )
 
-    async def _commit(self, build: Callable[[AsyncConnection], Awaitable[EventBase]]) -> EventBase:
-        """Build the event and apply + append it in one transaction, retrying lost races."""
+    async def _commit(
+        self, build: Callable[[AsyncConnection], Awaitable[EventBase | None]]
+    ) -> EventBase | None:
+        """Build the event and apply + append it in one transaction, retrying lost races.
+
+        ``build`` may return None when there is nothing to do; then nothing is written.
+        """
         for attempt in range(_WRITE_RETRIES):
             try:
                 async with self.db.begin() as conn:
                     event = await build(conn)
+                    if event is None:
+                        return None
                     await self.projector.apply(conn, event)
                     await self.outbox.append(conn, event)
             except EventNotReadyError:
@@ -600,6 +727,50 @@ class ArtifactService:
                 self.on_commit()
             return event
         raise ConflictError("the artifact is being changed concurrently; try again")
+
+    def _plan_expiry(self, caller: Caller, ttl: TTL, now: datetime) -> datetime | None:
+        """The expiry for ``ttl`` within the caller's plan (the default TTL is shortened)."""
+        return self.limits.check_expiry(
+            caller, self._expiry(ttl, now), now, explicit=ttl is not None
+        )
+
+    async def _precheck_size(self, caller: Caller, content: Content, path_limit: int | None) -> int:
+        """The size limit for this write; fails before the upload when the size is known."""
+        limit = self.limits.max_size(caller, path_limit)
+        size = await asyncio.to_thread(_known_size, content)
+        if size is not None:
+            self.limits.check_size(caller, size, path_limit)
+            async with self.db.connect() as conn:
+                await self.limits.check_quota(conn, caller, size, datetime.now(UTC))
+        return limit
+
+    async def _check_stored(
+        self, conn: AsyncConnection, caller: Caller, blob: BlobInfo, now: datetime
+    ) -> None:
+        """Inside the write transaction: the quota still holds and the blob is still there."""
+        if self.limits.locks_tenant(caller):
+            # Serializes this tenant's writes so two concurrent ones cannot both fit the
+            # quota and together exceed it (SQLite's writes are serial already).
+            await lock_artifact(conn, f"tenant:{caller.tenant_id}")
+            await self.limits.check_quota(conn, caller, blob.size, now)
+        if not blob.created:
+            # The bytes were already stored: the sweeper may have collected them since.
+            await lock_artifact(conn, _blob_lock(blob.sha256))
+            if not await self.blobs.exists(blob.sha256):
+                raise ConflictError("the content was collected while uploading; push it again")
+
+    async def _commit_blob(
+        self, build: Callable[[AsyncConnection], Awaitable[EventBase | None]], blob: BlobInfo
+    ) -> None:
+        """Commit a write that stored ``blob``; remove the blob when the write fails."""
+        try:
+            await self._commit(build)
+        except BaseException:
+            if blob.created:
+                # Shielded: a cancelled request must still not leave unreferenced bytes.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.collect_blob(blob.sha256))
+            raise
 
     def _expiry(self, ttl: TTL, now: datetime) -> datetime | None:
         if ttl == "never":
@@ -631,7 +802,42 @@ _SCOPE_FIELDS = frozenset(
 
 
 def _expired(artifact: Artifact) -> bool:
-    return artifact.expires_at is not None and artifact.expires_at <= datetime.now(UTC)
+    # Pinned artifacts do not expire while pinned (docs/rest-api.md, Limits).
+    return (
+        not artifact.pinned
+        and artifact.expires_at is not None
+        and artifact.expires_at <= datetime.now(UTC)
+    )
+
+
+def _blob_lock(sha256: str) -> str:
+    return f"blob:{sha256}"
+
+
+def _known_size(content: Content) -> int | None:
+    """The content's size when it is known before reading it (bytes, paths, regular files)."""
+    if isinstance(content, (bytes, bytearray)):
+        return len(content)
+    if isinstance(content, memoryview):
+        return content.nbytes
+    if isinstance(content, (str, os.PathLike)):
+        try:
+            return os.stat(content).st_size
+        except OSError:
+            return None  # iter_content reports the unreadable path
+    seekable = getattr(content, "seekable", None)
+    if seekable is not None and hasattr(content, "tell") and hasattr(content, "seek"):
+        # Measured by seeking, not fstat: a spooled upload's fileno() would write it to disk.
+        try:
+            if not seekable():
+                return None
+            position = content.tell()
+            end = content.seek(0, os.SEEK_END)
+            content.seek(position)
+            return max(0, end - position)
+        except (OSError, ValueError):
+            return None
+    return None
 
 
 def _principals(agents: Sequence[str], groups: Sequence[str]) -> builtins.list[Principal]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 from artifact_hub.errors import ChecksumMismatchError, FileTooLargeError
 
@@ -31,6 +32,7 @@ __all__ = [
     "BlobStore",
     "HashingReader",
     "check_sha256",
+    "content_disposition",
     "spool_to_temp_file",
 ]
 
@@ -146,8 +148,19 @@ class BlobStore(abc.ABC):
         """Whether a complete blob is stored under that hash."""
         return await self.stat(sha256) is not None
 
-    async def presigned_get_url(self, sha256: str, *, expires_in: timedelta) -> str | None:
-        """A URL that reads the blob directly from the store, or None if it has none."""
+    async def presigned_get_url(
+        self,
+        sha256: str,
+        *,
+        expires_in: timedelta,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str | None:
+        """A URL that reads the blob directly from the store, or None if it has none.
+
+        ``filename`` and ``content_type``, when the store supports it, set the response's
+        ``Content-Disposition`` and ``Content-Type`` (a blob itself has neither).
+        """
         return None
 
     async def presigned_put_url(
@@ -158,6 +171,17 @@ class BlobStore(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections or threads."""
+
+
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """A ``Content-Disposition`` value naming ``filename`` safely (RFC 6266).
+
+    The plain ``filename`` keeps only printable ASCII without quotes or backslashes, so no
+    name can break out of the header; ``filename*`` carries the exact name, UTF-8 encoded.
+    """
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1] or "artifact"
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in base)
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(base, safe='')}"
 
 
 def check_sha256(sha256: str) -> str:

@@ -40,6 +40,7 @@ from artifact_hub.storage.base import (
     BlobStore,
     HashingReader,
     check_sha256,
+    content_disposition,
     spool_to_temp_file,
 )
 
@@ -255,11 +256,25 @@ class S3BlobStore(BlobStore):
         key = self.key_for(sha256)
         await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
 
-    async def presigned_get_url(self, sha256: str, *, expires_in: timedelta) -> str | None:
-        """A URL that reads the blob straight from S3 until ``expires_in`` has passed."""
-        return await self._presign(
-            "get_object", {"Bucket": self.bucket, "Key": self.key_for(sha256)}, expires_in
-        )
+    async def presigned_get_url(
+        self,
+        sha256: str,
+        *,
+        expires_in: timedelta,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str | None:
+        """A URL that reads the blob straight from S3 until ``expires_in`` has passed.
+
+        ``filename`` and ``content_type`` become S3's ``response-content-disposition`` and
+        ``response-content-type`` overrides (they are part of the signature).
+        """
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key_for(sha256)}
+        if filename:
+            params["ResponseContentDisposition"] = content_disposition(filename)
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return await self._presign("get_object", params, expires_in)
 
     async def presigned_put_url(
         self, key: str, *, expires_in: timedelta, size: int | None = None

@@ -4,4 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from artifact_hub.api.routes import account, artifacts, links, sessions, uploads, versions
+
+# links and uploads come first: their fixed paths (POST /v1/artifacts/upload-url) must be
+# matched before any /v1/artifacts/{artifact_id}... pattern can capture them.
+ROUTERS: list[APIRouter] = [
+    links.router,
+    uploads.router,
+    account.router,
+    artifacts.router,
+    versions.router,
+    sessions.router,
+]

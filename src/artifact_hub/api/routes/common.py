@@ -1,0 +1,56 @@
+"""Helpers the artifact routers share: JSON answers and the content download."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+
+from artifact_hub.plugin import Hub
+from artifact_hub.schemas.identity import Caller
+
+__all__ = ["content_response", "json_response"]
+
+
+def json_response(
+    model: BaseModel | dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """``model.model_dump(mode="json")`` (computed aliases included) as the response."""
+    body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _disposition(name: str) -> str:
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+async def content_response(
+    request: Request, hub: Hub, caller: Caller, artifact_id: str, version: int | None
+) -> Response:
+    """The bytes of a version (default: latest), streamed and verified at the end.
+
+    Headers: ``Content-Type``, ``Content-Length``, ``ETag: "<sha256>"``,
+    ``X-Artifact-Version``, ``X-Content-SHA256``, ``Content-Disposition``. A matching
+    ``If-None-Match`` answers 304 without the body.
+    """
+    artifact, row, stream = await hub.service.open(caller, artifact_id, version)
+    etag = f'"{row.sha256}"'
+    headers = {
+        "ETag": etag,
+        "X-Artifact-Version": str(row.version),
+        "X-Content-SHA256": row.sha256,
+        "Content-Disposition": _disposition(artifact.name),
+    }
+    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+        await stream.aclose()  # type: ignore[attr-defined]
+        return Response(status_code=304, headers=headers)
+    headers["Content-Length"] = str(row.size_bytes)
+    return StreamingResponse(
+        stream,
+        media_type=row.content_type or artifact.content_type or "application/octet-stream",
+        headers=headers,
+    )

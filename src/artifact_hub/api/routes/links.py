@@ -1,0 +1,100 @@
+"""Links and signed download URLs (docs/rest-api.md).
+
+``/l/{link_id}`` and ``/v1/signed/...`` need no API key: the signature in the URL is the
+credential, checked by :class:`~artifact_hub.service.links.LinkService` before anything else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+
+from artifact_hub.api.deps import CallerDep, HubDep
+from artifact_hub.api.routes.common import json_response
+from artifact_hub.schemas.api import CreateLink, Link, SignedUrl
+from artifact_hub.service.links import Opened
+from artifact_hub.storage.base import content_disposition
+
+__all__ = ["router", "stream_response"]
+
+router = APIRouter(tags=["links"])
+
+
+def stream_response(opened: Opened) -> StreamingResponse:
+    """The bytes of an opened version, with the same headers as ``/content``.
+
+    ``Cache-Control: no-store``: a revoked link must stop working, so no cache between the
+    hub and the reader may keep a copy.
+    """
+    artifact, row, stream = opened
+    headers = {
+        "Content-Length": str(row.size_bytes),
+        "Content-Disposition": content_disposition(artifact.name),
+        "ETag": f'"{row.sha256}"',
+        "X-Artifact-Version": str(row.version),
+        "X-Content-SHA256": row.sha256,
+        "Cache-Control": "private, no-store",
+    }
+    return StreamingResponse(
+        stream,
+        media_type=row.content_type or artifact.content_type or "application/octet-stream",
+        headers=headers,
+    )
+
+
+@router.post("/v1/artifacts/{artifact_id}/links", status_code=201, response_model=Link)
+async def create_link(
+    artifact_id: str, hub: HubDep, caller: CallerDep, body: CreateLink | None = None
+) -> Response:
+    """A revocable download link (default 7 days, at most 30)."""
+    body = body or CreateLink()
+    link = await hub.links.create_link(
+        caller, artifact_id, expires_in=body.expires_in, version=body.version
+    )
+    return json_response(link, status_code=201)
+
+
+@router.delete("/v1/links/{link_id}", status_code=204)
+async def revoke_link(link_id: str, hub: HubDep, caller: CallerDep) -> Response:
+    """Revoke a link; its URL then answers 404 ``link_not_found``."""
+    await hub.links.revoke_link(caller, link_id)
+    return Response(status_code=204)
+
+
+@router.get("/l/{link_id}", tags=["public"])
+async def follow_link(
+    link_id: str, hub: HubDep, exp: str | None = None, sig: str | None = None
+) -> StreamingResponse:
+    """The linked bytes (no API key): 403 if altered, 410 if late, 404 if revoked."""
+    return stream_response(await hub.links.resolve(link_id, exp, sig))
+
+
+@router.get("/v1/artifacts/{artifact_id}/download-url", response_model=SignedUrl)
+async def download_url(
+    artifact_id: str,
+    hub: HubDep,
+    caller: CallerDep,
+    expires_in: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """A URL that downloads without an API key (default 1 hour, at most 7 days)."""
+    signed = await hub.links.download_url(
+        caller, artifact_id, version=version, expires_in=expires_in
+    )
+    return json_response(signed)
+
+
+# ``version`` is a string on purpose: it is checked against the signature before it is parsed,
+# so an altered byte there is 403 like anywhere else in the URL, not a validation error.
+@router.get("/v1/signed/{artifact_id}/{version}", tags=["public"])
+async def signed_download(
+    artifact_id: str,
+    version: str,
+    hub: HubDep,
+    exp: str | None = None,
+    sig: str | None = None,
+) -> StreamingResponse:
+    """The bytes behind a hub-signed download URL (no API key)."""
+    return stream_response(await hub.links.open_signed(artifact_id, version, exp, sig))

@@ -1,0 +1,163 @@
+"""``artifact-hub admin``: tenants and API keys, straight in the hub's database.
+
+These commands run where the hub's settings point at its database (the embedded data folder,
+or ``ARTIFACT_HUB_DATABASE_URL``); there is no HTTP endpoint for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from artifact_hub.errors import ArtifactHubError
+from artifact_hub.index.database import Database
+from artifact_hub.service.accounts import PLANS, AccountService, Plan
+from artifact_hub.settings import HubSettings
+
+__all__ = ["BOOTSTRAP_KEY_FILE", "admin_app", "ensure_bootstrap_key"]
+
+BOOTSTRAP_KEY_FILE = "bootstrap-key.txt"
+
+admin_app = typer.Typer(
+    help="Tenants and API keys (on the hub's own database).", no_args_is_help=True
+)
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="ARTIFACT_HUB_DATA_DIR", help="Embedded mode's folder."),
+]
+
+
+def _settings(data_dir: Path | None) -> HubSettings:
+    return HubSettings(data_dir=data_dir) if data_dir is not None else HubSettings()
+
+
+@contextlib.asynccontextmanager
+async def _accounts(settings: HubSettings) -> AsyncIterator[AccountService]:
+    db = Database(settings.resolved_database_url)
+    try:
+        await db.migrate()
+        yield AccountService(db)
+    finally:
+        await db.dispose()
+
+
+def _with_accounts(data_dir: Path | None, action: Callable[[AccountService], Awaitable[T]]) -> T:
+    from artifact_hub.cli.main import _fail
+
+    async def run() -> T:
+        async with _accounts(_settings(data_dir)) as accounts:
+            return await action(accounts)
+
+    try:
+        return asyncio.run(run())
+    except ArtifactHubError as error:
+        _fail(error)
+
+
+def ensure_bootstrap_key(settings: HubSettings) -> tuple[str | None, Path]:
+    """On a hub without tenants, create the bootstrap tenant and a key, and save the key.
+
+    The key goes to ``data_dir/bootstrap-key.txt`` (mode 0600).
+
+    Returns:
+        The new key (None when the hub already had tenants) and the key file's path.
+    """
+    path = settings.data_dir / BOOTSTRAP_KEY_FILE
+
+    async def run() -> str | None:
+        async with _accounts(settings) as accounts:
+            return await accounts.ensure_bootstrap(settings.bootstrap_tenant)
+
+    key = asyncio.run(run())
+    if key is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        os.chmod(path, 0o600)
+    return key, path
+
+
+@admin_app.command("create-tenant")
+def create_tenant(
+    tenant_id: Annotated[str, typer.Argument(help="The tenant's id.")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: the id).")] = None,
+    plan: Annotated[str, typer.Option(help=f"One of {', '.join(PLANS)}.")] = "free",
+    data_dir: DataDir = None,
+) -> None:
+    """Create a tenant."""
+    tenant = _with_accounts(data_dir, lambda a: a.create_tenant(tenant_id, name, _plan(plan)))
+    console.print(f"created tenant {tenant.tenant_id} ({tenant.name}, plan {tenant.plan})")
+
+
+def _plan(plan: str) -> Plan:
+    if plan not in PLANS:
+        errors.print(f"[red]error[/red]: --plan must be one of {', '.join(PLANS)}")
+        raise typer.Exit(2)
+    return plan  # type: ignore[return-value]
+
+
+@admin_app.command("create-key")
+def create_key(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant.")],
+    agent: Annotated[str, typer.Option("--agent", help="The agent the key acts as.")],
+    group: Annotated[list[str] | None, typer.Option("--group", help="A group (repeat).")] = None,
+    namespace: Annotated[str, typer.Option(help="Namespace of new artifacts.")] = "default",
+    admin: Annotated[bool, typer.Option("--admin", help="See every artifact of the tenant.")] = (
+        False
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key and print it (it is shown only once)."""
+    key_id, key = _with_accounts(
+        data_dir, lambda a: a.create_key(tenant, agent, tuple(group or ()), namespace, admin)
+    )
+    errors.print(f"key {key_id} for agent {agent} of tenant {tenant} (shown once):")
+    typer.echo(key)
+
+
+@admin_app.command("revoke-key")
+def revoke_key(key_id: str, data_dir: DataDir = None) -> None:
+    """Revoke an API key at once."""
+    if not _with_accounts(data_dir, lambda a: a.revoke_key(key_id)):
+        errors.print(f"[red]error[/red]: no live key {key_id}")
+        raise typer.Exit(4)
+    console.print(f"revoked {key_id}")
+
+
+@admin_app.command("list-keys")
+def list_keys(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List a tenant's keys (ids and identities, never secrets)."""
+    keys = _with_accounts(data_dir, lambda a: a.list_keys(tenant))
+    if as_json:
+        console.print_json(json.dumps([k.model_dump(mode="json") for k in keys]))
+        return
+    table = Table("key_id", "agent", "groups", "namespace", "admin", "created", "revoked")
+    for k in keys:
+        table.add_row(
+            k.key_id,
+            k.agent_id,
+            ",".join(k.groups),
+            k.namespace,
+            "yes" if k.admin else "",
+            k.created_at.isoformat(timespec="seconds"),
+            k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+        )
+    console.print(table)
