@@ -1,17 +1,27 @@
-"""``artifact-hub sweep``: one sweeper pass from the command line."""
+"""``artifact-hub sweep``: one sweeper pass from the command line.
+
+``sweep`` works on the hub's own settings (here an embedded data folder), so the artifacts it
+sweeps are pushed through the same hub's service layer rather than over HTTP.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from artifact_hub.cli import app
+from artifact_hub.plugin import Hub
+from artifact_hub.schemas import Artifact, Caller
+from artifact_hub.settings import HubSettings
 
 runner = CliRunner()
+OPERATOR = Caller(tenant_id="default", admin=True)
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -19,17 +29,32 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def push(data: Path, source: Path, ttl: Any) -> Artifact:
+    async def go() -> Artifact:
+        async with Hub(HubSettings(data_dir=data, sweep_enabled=False)) as hub:
+            return await hub.service.push(OPERATOR, source, ttl=ttl)
+
+    return asyncio.run(go())
+
+
+def get(data: Path, artifact_id: str) -> Artifact:
+    async def go() -> Artifact:
+        async with Hub(HubSettings(data_dir=data, sweep_enabled=False)) as hub:
+            return await hub.service.get(OPERATOR, artifact_id)
+
+    return asyncio.run(go())
+
+
 def test_sweep_expires_and_purges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = str(tmp_path / "hub")
+    data = tmp_path / "hub"
     source = tmp_path / "a.txt"
     source.write_text("short-lived")
     monkeypatch.setenv("ARTIFACT_HUB_RETENTION_DAYS", str(1 / 86400))  # one second
-    code, out = run("push", str(source), "--ttl", "1", "--data-dir", data, "--json")
-    assert code == 0, out
-    keep = json.loads(run("push", str(source), "--ttl", "never", "--data-dir", data, "--json")[1])
+    push(data, source, 1.0)
+    keep = push(data, source, "never")
     time.sleep(1.2)
 
-    code, out = run("sweep", "--data-dir", data, "--json")
+    code, out = run("sweep", "--data-dir", str(data), "--json")
     assert code == 0, out
     assert json.loads(out) == {
         "expired": 1,
@@ -38,9 +63,8 @@ def test_sweep_expires_and_purges(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "idempotency_keys_dropped": 0,
     }
     time.sleep(1.1)
-    code, out = run("sweep", "--data-dir", data)
+    code, out = run("sweep", "--data-dir", str(data))
     assert code == 0, out
     # Purged, but the bytes stay: the other artifact has the same content.
     assert "purged 1" in out and "blobs removed 0" in out
-    code, out = run("get", keep["artifact_id"], "--data-dir", data)
-    assert code == 0, out
+    assert get(data, keep.artifact_id).artifact_id == keep.artifact_id

@@ -55,7 +55,7 @@ async def _accounts(settings: HubSettings) -> AsyncIterator[AccountService]:
 
 
 def _with_accounts(data_dir: Path | None, action: Callable[[AccountService], Awaitable[T]]) -> T:
-    from artifact_hub.cli.main import _fail
+    from artifact_hub.cli.output import fail as _fail
 
     async def run() -> T:
         async with _accounts(_settings(data_dir)) as accounts:
