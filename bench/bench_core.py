@@ -51,6 +51,7 @@ from sqlalchemy import Table, create_engine
 
 from artifact_hub.index import Database, IndexProjector
 from artifact_hub.index import tables as t
+from artifact_hub.index.projector import event_digest
 from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas import (
     ArtifactCreated,
@@ -628,6 +629,7 @@ def equivalent_rows(events: Sequence[EventBase]) -> list[dict[str, list[dict[str
                 "event_id": event.event_id,
                 "event_type": event.type,
                 "applied_at": sql_time(datetime.now(UTC)),
+                "digest": event_digest(event),
             }
         )
         out.append(rows)

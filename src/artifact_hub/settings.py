@@ -44,6 +44,22 @@ class HubSettings(BaseSettings):
     topic_prefix: str = ""
     consumer_group: str = "artifact-hub-index"
     event_source: str = "artifact-hub"
+    trusted_bus: bool = Field(
+        default=False,
+        description=(
+            "Trust every producer on the bus: consumers skip the signature check of events "
+            "published straight to the topics (schema, tenant, session and blob are still "
+            "checked). Only for a bus nobody but the hub and trusted agents can write to."
+        ),
+    )
+    bus_signing_secret: str | None = Field(
+        default=None,
+        description=(
+            "HMAC key of the hub's own events on the bus; default: one made once and kept in "
+            "the index database. Set it when consumers on another database (a second index, a "
+            "rebuild) must recognise this hub's events."
+        ),
+    )
     relay_poll_interval: float = 0.5
     relay_batch_size: int = 200
     run_relay: bool = Field(default=True, description="Run the outbox relay in this process.")

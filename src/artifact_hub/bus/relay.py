@@ -3,6 +3,10 @@
 When the transport fails the rows stay unsent and the relay tries again with backoff; nothing
 is lost while Kafka is down. A row may be published twice (sent, then the relay dies before
 marking it); consumers skip the duplicate by its event id.
+
+Several relays may run on one outbox (API replicas, ``artifact-hub relay`` processes): only the
+one holding the relay lease (:mod:`artifact_hub.bus.lease`) publishes, so no row goes out from
+two relays at once and the order holds; the others stand by and take over when it stops or dies.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import logging
 
 from artifact_hub.bus.cloudevents import KafkaRecord, encode
+from artifact_hub.bus.lease import RelayLease, relay_lease
 from artifact_hub.bus.publisher import EventPublisher
 from artifact_hub.index.database import Database
 from artifact_hub.index.outbox import Outbox
@@ -33,6 +38,9 @@ class OutboxRelay:
         poll_interval: Seconds between looks at the table when nobody calls :meth:`notify`
             (other processes may write to the same outbox).
         max_backoff: Longest wait between retries while the transport is down.
+        lease: Decides which of several relays on one outbox publishes (default: the one
+            that fits the database, see :func:`~artifact_hub.bus.lease.relay_lease`; a
+            standby relay tries to take it every ``poll_interval``).
     """
 
     def __init__(
@@ -44,6 +52,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 0.5,
         max_backoff: float = 5.0,
+        lease: RelayLease | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -51,6 +60,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.lease = lease if lease is not None else relay_lease(db, poll_interval)
         self.published = 0
         self.failures = 0
         self._wake = asyncio.Event()
@@ -61,8 +71,16 @@ class OutboxRelay:
         """Say that new rows were committed, so the relay looks now."""
         self._wake.set()
 
+    @property
+    def active(self) -> bool:
+        """Whether this relay holds the lease (it publishes; the others stand by)."""
+        return self.lease.held
+
     async def publish_pending(self) -> int:
         """Publish every unsent row, oldest first; return how many went out.
+
+        Nothing goes out while another relay holds the lease (0 is returned); the lease is
+        confirmed before every batch.
 
         Raises:
             Exception: The transport's error; the rows not yet acknowledged stay unsent.
@@ -70,6 +88,8 @@ class OutboxRelay:
         total = 0
         async with self._round:  # one round at a time in this process keeps the order
             while True:
+                if not await self.lease.acquire():
+                    return total
                 async with self.db.connect() as conn:
                     rows = await self.outbox.pending(conn, self.batch_size)
                 if not rows:
@@ -105,12 +125,14 @@ class OutboxRelay:
             self._task = asyncio.create_task(self.run(), name="artifact-hub-outbox-relay")
 
     async def stop(self) -> None:
-        """Cancel the background task."""
+        """Cancel the background task and give the lease up (a standby relay takes over)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        async with self._round:  # not in the middle of a batch
+            await self.lease.release()
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until the outbox is empty (for shutdown and tests).

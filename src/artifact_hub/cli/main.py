@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -147,36 +148,21 @@ def consumers(
     data_dir: DataDir = None,
     group: Annotated[str | None, typer.Option(help="Consumer group id.")] = None,
 ) -> None:
-    """Run the index consumers on Kafka (one member of the consumer group)."""
-    from artifact_hub.consumers import IndexConsumer, build_consumer_app
-    from artifact_hub.index import Database
+    """Run the validating index consumers on Kafka (one member of the consumer group)."""
+    from artifact_hub.consumers.runner import run_consumers
 
-    settings = _settings(data_dir, consumer_group=group)
+    _run(run_consumers(_settings(data_dir, consumer_group=group)))
 
-    async def run() -> None:
-        db = Database(settings.resolved_database_url)
-        await db.migrate()
-        consumer = IndexConsumer(db)
-        stream, _ = build_consumer_app(
-            settings.kafka_bootstrap_servers,
-            consumer,
-            group_id=settings.consumer_group,
-            topic_prefix=settings.topic_prefix,
-        )
 
-        async def maintain() -> None:
-            while True:
-                await asyncio.sleep(5)
-                await consumer.expire_deferred()
+@app.command(rich_help_panel="Hub")
+def asyncapi(
+    prefix: Annotated[str, typer.Option(help="Topic prefix of the deployment.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of YAML.")] = False,
+) -> None:
+    """Print the event contract (AsyncAPI) of the topics the hub publishes and consumes."""
+    from artifact_hub.consumers.asyncapi import render_asyncapi
 
-        task = asyncio.create_task(maintain())
-        try:
-            await stream.run()
-        finally:
-            task.cancel()
-            await db.dispose()
-
-    _run(run())
+    sys.stdout.write(render_asyncapi(prefix, fmt="json" if as_json else "yaml"))
 
 
 @app.command(rich_help_panel="Hub")

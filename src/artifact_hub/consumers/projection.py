@@ -5,7 +5,12 @@ Transport-neutral: the FastStream subscriber (Kafka) and the in-process bus both
 arrive before its predecessor. Such an event is parked in ``deferred_events`` (durably, so its
 offset can be committed and the partition moves on) and applied in the same transaction as the
 event it waited for. One that still waits after ``max_wait`` goes to the dead-letter topic, as
-does anything that can never apply, each with its reason.
+does anything that can never apply, each with its reason (``<code>: <detail>``, codes in
+:class:`~artifact_hub.consumers.validation.RejectReason`).
+
+With a ``validator`` (consumer processes on Kafka), every record is checked before it touches
+the index: the hub's own events by their signature, agents' events (message-bus ingestion) in
+full; see :mod:`artifact_hub.consumers.validation`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,12 @@ from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.bus.cloudevents import KafkaRecord, decode
+from artifact_hub.consumers.validation import (
+    IngestRejectedError,
+    IngestValidator,
+    RejectReason,
+    decode_reason,
+)
 from artifact_hub.errors import EventNotReadyError, EventRejectedError
 from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
@@ -63,6 +74,8 @@ class IndexConsumer:
         dead_letter: Where rejected records go; None logs and drops them (embedded mode,
             where every event was already validated by the write path).
         max_wait: How long an early event may wait for its predecessor.
+        validator: Checks each record before it is applied (None: every record is trusted,
+            as in embedded mode, where only the hub's write path produces events).
     """
 
     def __init__(
@@ -72,8 +85,10 @@ class IndexConsumer:
         projector: IndexProjector | None = None,
         dead_letter: DeadLetter | None = None,
         max_wait: timedelta = timedelta(minutes=5),
+        validator: IngestValidator | None = None,
     ) -> None:
         self.db = db
+        self.validator = validator
         self.projector = projector or IndexProjector()
         self.dead_letter = dead_letter
         self.max_wait = max_wait
@@ -85,14 +100,26 @@ class IndexConsumer:
         Database errors propagate, so the transport redelivers the record later.
         """
         self.stats.received += 1
-        try:
-            event = decode(record.value, record.headers)
-        except EventRejectedError as error:
-            return await self._reject(topic, record, error.message)
+        if self.validator is not None:
+            try:
+                verdict = await self.validator.check(topic, record)
+            except IngestRejectedError as error:
+                return await self._reject(topic, record, error.header)
+            if verdict.duplicate:
+                self.stats.duplicate += 1
+                return Outcome.DUPLICATE
+            event = verdict.event
+        else:
+            try:
+                event = decode(record.value, record.headers)
+            except EventRejectedError as error:
+                return await self._reject(topic, record, decode_reason(error))
         try:
             async with self.db.begin() as conn:
                 applied = await self.projector.apply(conn, event)
                 if applied:
+                    if self.validator is not None:
+                        await self.validator.record_applied(conn, event)
                     self.stats.applied += 1
                     if isinstance(event, ArtifactEvent):
                         self.stats.applied += await self._release(
@@ -102,7 +129,7 @@ class IndexConsumer:
             await self._defer(topic, record, event, error.message)
             return Outcome.DEFERRED
         except EventRejectedError as error:
-            return await self._reject(topic, record, error.message)
+            return await self._reject(topic, record, f"{RejectReason.CONFLICT}: {error.message}")
         if applied:
             return Outcome.APPLIED
         self.stats.duplicate += 1
@@ -134,7 +161,11 @@ class IndexConsumer:
                 )
             if gone.rowcount:
                 record = KafkaRecord(key=row.key, value=row.value.encode(), headers=row.headers)
-                await self._reject(row.topic, record, f"predecessor never arrived: {row.reason}")
+                await self._reject(
+                    row.topic,
+                    record,
+                    f"{RejectReason.PREDECESSOR_MISSING}: predecessor never arrived: {row.reason}",
+                )
         return len(rows)
 
     async def _release(self, conn: AsyncConnection, artifact_id: str, seq: int) -> int:
@@ -156,9 +187,11 @@ class IndexConsumer:
             try:
                 async with conn.begin_nested():  # a bad parked event must not undo this one
                     await self.projector.apply(conn, waiting)
+                    if self.validator is not None:
+                        await self.validator.record_applied(conn, waiting)
             except EventRejectedError as error:
                 record = KafkaRecord(key=row.key, value=row.value.encode(), headers=row.headers)
-                await self._reject(row.topic, record, error.message)
+                await self._reject(row.topic, record, f"{RejectReason.CONFLICT}: {error.message}")
                 return released
             released += 1
             seq += 1

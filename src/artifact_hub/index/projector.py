@@ -10,6 +10,7 @@ yet raises ``EventNotReadyError`` (try again later), one that contradicts what i
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,19 @@ from artifact_hub.schemas.events import (
     SessionSealed,
 )
 
-__all__ = ["IndexProjector", "label_value", "lock_artifact"]
+__all__ = ["IndexProjector", "event_digest", "label_value", "lock_artifact"]
+
+
+def event_digest(event: EventBase) -> str:
+    """SHA-256 of the event's canonical JSON (every field, envelope included).
+
+    Recorded with the event id in ``processed_events``: a redelivery of the same event has the
+    same digest, a different event that reuses the id does not.
+    """
+    document = json.dumps(
+        event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(document.encode()).hexdigest()
 
 
 async def lock_artifact(conn: AsyncConnection, artifact_id: str) -> None:
@@ -104,7 +117,10 @@ class IndexProjector:
             raise EventRejectedError(f"unknown event type {event.type}")
         await conn.execute(
             insert(t.processed_events).values(
-                event_id=event.event_id, event_type=event.type, applied_at=datetime.now(UTC)
+                event_id=event.event_id,
+                event_type=event.type,
+                applied_at=datetime.now(UTC),
+                digest=event_digest(event),
             )
         )
         return True

@@ -34,6 +34,7 @@ __all__ = [
     "artifacts",
     "deferred_events",
     "idempotency_keys",
+    "ingestion_secrets",
     "links",
     "metadata",
     "outbox",
@@ -106,6 +107,26 @@ api_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime()),
     Index(None, "tenant_id"),
+)
+
+# The secrets that sign events on the bus (HMAC-SHA256, see ``bus/signing.py``): one per tenant
+# for the agents that publish straight to the topics (message-bus ingestion), and the hub's own
+# (scope "hub", owner "hub") for what its relay publishes. Unlike API keys they are stored as
+# they are, not hashed: a consumer verifies an HMAC by computing it with the secret itself, so it
+# must be able to read it back. (Encrypting them would need a key that every consumer holds
+# anyway; whoever can read this table can already write the index.) They are never logged and
+# never listed. After a rotation the previous secret still verifies until ``previous_valid_until``
+# so that events already on the topics are not lost.
+ingestion_secrets = Table(
+    "ingestion_secrets",
+    metadata,
+    Column("scope", String(16), primary_key=True),  # "tenant" or "hub"
+    Column("owner_id", String(128), primary_key=True),  # the tenant id, or "hub"
+    Column("secret", String(128), nullable=False),
+    Column("previous_secret", String(128)),
+    Column("previous_valid_until", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("rotated_at", UTCDateTime()),
 )
 
 # Revocable download links served by the hub (``/l/<link_id>``).
@@ -263,6 +284,9 @@ processed_events = Table(
     Column("event_id", String(128), primary_key=True),
     Column("event_type", String(64), nullable=False),
     Column("applied_at", UTCDateTime(), nullable=False),
+    # SHA-256 of the event's canonical JSON (projector.event_digest): tells a redelivery of the
+    # same event (harmless) from a different event that reuses its id (dead-lettered).
+    Column("digest", String(64)),
 )
 
 # Events that arrived before their predecessor (artifact topics are not ordered between each

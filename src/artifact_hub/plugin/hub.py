@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from artifact_hub.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
 from artifact_hub.bus.relay import OutboxRelay
+from artifact_hub.bus.signing import SigningPublisher
 from artifact_hub.bus.topics import all_topics
 from artifact_hub.consumers.app import ARTIFACT_TOPICS
 from artifact_hub.consumers.projection import IndexConsumer
@@ -86,10 +87,15 @@ class Hub:
         self.consumer: IndexConsumer | None = None
         if publisher is None:
             if settings.event_bus == "kafka":
-                publisher = KafkaPublisher(
-                    settings.kafka_bootstrap_servers,
-                    topics=all_topics(settings.topic_prefix),
-                    enable_idempotence=settings.kafka_idempotent_producer,
+                # Signed with the hub's bus secret: consumers tell the hub's own events from
+                # agents' (message-bus ingestion) by it (see consumers/validation.py).
+                publisher = SigningPublisher(
+                    KafkaPublisher(
+                        settings.kafka_bootstrap_servers,
+                        topics=all_topics(settings.topic_prefix),
+                        enable_idempotence=settings.kafka_idempotent_producer,
+                    ),
+                    lambda: self.accounts.hub_bus_secret(settings.bus_signing_secret),
                 )
             else:
                 self.bus = InProcessBus()

@@ -3,6 +3,11 @@
 A key reads ``ak_live_<key_id>_<secret>``. Only the SHA-256 of the secret is stored: the key id
 finds the row and the secret's hash must match (compared in constant time). The secret has 256
 bits of entropy, so a plain hash cannot be brute-forced the way a password hash could.
+
+Ingestion secrets are different: a tenant's agents sign the events they publish straight to
+the topics with theirs (HMAC, ``bus/signing.py``), and the consumers must compute that HMAC
+themselves, so the secret is stored retrievable (see ``tables.ingestion_secrets``). It is
+returned when created or rotated, read back by the consumers, and never logged.
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from artifact_hub.errors import AuthenticationError, ConflictError, InvalidRequestError
 from artifact_hub.index import tables as t
@@ -24,6 +30,7 @@ from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.plans import PLANS as PLAN_TABLE
 
 __all__ = [
+    "INGESTION_SECRET_PREFIX",
     "KEY_PREFIX",
     "PLANS",
     "AccountService",
@@ -34,6 +41,8 @@ __all__ = [
 ]
 
 KEY_PREFIX = "ak_live_"
+INGESTION_SECRET_PREFIX = "ahis_"
+"""Ingestion secrets read ``ahis_<43 url-safe characters>`` (256 bits), easy to spot in a leak."""
 PLANS = tuple(PLAN_TABLE)
 Plan = Literal["free", "starter", "pro", "team", "enterprise"]
 
@@ -42,6 +51,8 @@ _KEY_ID_LENGTH = 16
 _UNAUTHORIZED = "the API key is missing, unknown or revoked"
 # Hashed when the key id is unknown, so both failures take about the same time.
 _DUMMY_SHA256 = hashlib.sha256(b"artifact-hub").hexdigest()
+_TENANT_SCOPE = "tenant"
+_HUB_SCOPE = "hub"
 
 
 class Tenant(BaseModel):
@@ -81,6 +92,15 @@ def _sha256(secret: str) -> str:
 
 def _new_key_id() -> str:
     return "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(_KEY_ID_LENGTH))
+
+
+def _new_ingestion_secret() -> str:
+    return INGESTION_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def _secret_row(scope: str, owner_id: str) -> ColumnElement[bool]:
+    s = t.ingestion_secrets.c
+    return and_(s.scope == scope, s.owner_id == owner_id)
 
 
 def parse_key(token: str) -> tuple[str, str]:
@@ -235,6 +255,136 @@ class AccountService:
             ApiKey.model_validate({**row._mapping, "groups": tuple(row.groups or ())})
             for row in rows
         ]
+
+    # ------------------------------------------------------------------ ingestion secrets
+
+    async def create_ingestion_secret(self, tenant_id: str) -> str:
+        """Create the tenant's ingestion secret (what its agents sign bus events with).
+
+        Returns:
+            The secret. It can be read back (:meth:`ingestion_secret`); keep it out of logs.
+
+        Raises:
+            InvalidRequestError: Unknown tenant.
+            ConflictError: The tenant has one already (rotate it instead).
+        """
+        if await self.get_tenant(tenant_id) is None:
+            raise InvalidRequestError(f"unknown tenant {tenant_id}", tenant_id=tenant_id)
+        secret = _new_ingestion_secret()
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(
+                    insert(t.ingestion_secrets).values(
+                        scope=_TENANT_SCOPE,
+                        owner_id=tenant_id,
+                        secret=secret,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError as error:
+            raise ConflictError(
+                f"tenant {tenant_id} has an ingestion secret; rotate it", tenant_id=tenant_id
+            ) from error
+        return secret
+
+    async def rotate_ingestion_secret(
+        self, tenant_id: str, *, grace: timedelta = timedelta(hours=1)
+    ) -> str:
+        """Replace the tenant's ingestion secret (create it if there is none); return the new one.
+
+        Events signed with the old secret still verify for ``grace`` (those already on the
+        topics, or from agents not yet given the new one); ``timedelta(0)`` cuts a leaked
+        secret off at once.
+
+        Raises:
+            InvalidRequestError: Unknown tenant, or a negative grace.
+        """
+        if grace < timedelta(0):
+            raise InvalidRequestError("the grace period cannot be negative")
+        if await self.get_tenant(tenant_id) is None:
+            raise InvalidRequestError(f"unknown tenant {tenant_id}", tenant_id=tenant_id)
+        secret, now = _new_ingestion_secret(), datetime.now(UTC)
+        s = t.ingestion_secrets.c
+        async with self.db.begin() as conn:
+            result = await conn.execute(
+                update(t.ingestion_secrets)
+                .where(_secret_row(_TENANT_SCOPE, tenant_id))
+                .values(
+                    previous_secret=s.secret,  # the row's value before this update
+                    previous_valid_until=now + grace,
+                    secret=secret,
+                    rotated_at=now,
+                )
+            )
+            if not result.rowcount:
+                await conn.execute(
+                    insert(t.ingestion_secrets).values(
+                        scope=_TENANT_SCOPE, owner_id=tenant_id, secret=secret, created_at=now
+                    )
+                )
+        return secret
+
+    async def ingestion_secret(self, tenant_id: str) -> str | None:
+        """The tenant's current ingestion secret, or None when it has none."""
+        async with self.db.connect() as conn:
+            value = await conn.scalar(
+                select(t.ingestion_secrets.c.secret).where(_secret_row(_TENANT_SCOPE, tenant_id))
+            )
+        return None if value is None else str(value)
+
+    async def verification_secrets(
+        self, tenant_id: str, *, now: datetime | None = None
+    ) -> list[str]:
+        """The secrets a tenant's event may be signed with: current, and previous in grace."""
+        async with self.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(t.ingestion_secrets).where(_secret_row(_TENANT_SCOPE, tenant_id))
+                )
+            ).first()
+        if row is None:
+            return []
+        found = [str(row.secret)]
+        until = row.previous_valid_until
+        if row.previous_secret and until is not None and (now or datetime.now(UTC)) < until:
+            found.append(str(row.previous_secret))
+        return found
+
+    async def revoke_ingestion_secret(self, tenant_id: str) -> bool:
+        """Delete the tenant's ingestion secret: its agents' events are refused from now on."""
+        async with self.db.begin() as conn:
+            result = await conn.execute(
+                delete(t.ingestion_secrets).where(_secret_row(_TENANT_SCOPE, tenant_id))
+            )
+        return bool(result.rowcount)
+
+    async def hub_bus_secret(self, configured: str | None = None) -> str:
+        """The hub's own bus secret (its relay signs every event with it); made on first use.
+
+        Kept in the database, so every relay and consumer sharing the index agrees on it
+        without configuration; ``configured`` (``settings.bus_signing_secret``) overrides it.
+        """
+        if configured:
+            return configured
+        query = select(t.ingestion_secrets.c.secret).where(_secret_row(_HUB_SCOPE, _HUB_SCOPE))
+        async with self.db.connect() as conn:
+            value = await conn.scalar(query)
+        if value is not None:
+            return str(value)
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(
+                    insert(t.ingestion_secrets).values(
+                        scope=_HUB_SCOPE,
+                        owner_id=_HUB_SCOPE,
+                        secret=_new_ingestion_secret(),
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError:  # another process made it first: use theirs
+            pass
+        async with self.db.connect() as conn:
+            return str(await conn.scalar(query))
 
     async def ensure_bootstrap(self, tenant_id: str = "default") -> str | None:
         """On a hub without any tenant, create ``tenant_id`` and a key for agent ``agent``.

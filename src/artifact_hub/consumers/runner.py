@@ -1,0 +1,62 @@
+"""A consumer process: the index consumer on Kafka, validating what it applies.
+
+:func:`run_consumers` is the body of ``artifact-hub consumers``: one member of the consumer
+group, with message-bus ingestion's checks (:mod:`artifact_hub.consumers.validation`) in front
+of the projection, and a maintenance loop that applies or dead-letters parked early events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from artifact_hub.consumers.app import build_consumer_app
+from artifact_hub.consumers.projection import IndexConsumer
+from artifact_hub.consumers.validation import IngestValidator
+from artifact_hub.index.database import Database
+from artifact_hub.settings import HubSettings
+from artifact_hub.storage.base import BlobStore
+
+__all__ = ["build_validated_consumer", "run_consumers"]
+
+
+def build_validated_consumer(
+    settings: HubSettings,
+    db: Database,
+    *,
+    blobs: BlobStore | None = None,
+    max_wait: timedelta = timedelta(minutes=5),
+) -> IndexConsumer:
+    """An index consumer that checks every record first (close its ``validator`` when done)."""
+    validator = IngestValidator.from_settings(settings, db, blobs)
+    return IndexConsumer(db, validator=validator, max_wait=max_wait)
+
+
+async def run_consumers(settings: HubSettings, *, maintain_every: float = 5.0) -> None:
+    """Run the validating index consumer until the process is stopped (SIGINT / SIGTERM)."""
+    db = Database(settings.resolved_database_url)
+    await db.migrate()
+    consumer = build_validated_consumer(settings, db)
+    stream, _ = build_consumer_app(
+        settings.kafka_bootstrap_servers,
+        consumer,
+        group_id=settings.consumer_group,
+        topic_prefix=settings.topic_prefix,
+    )
+
+    async def maintain() -> None:
+        while True:
+            await asyncio.sleep(maintain_every)
+            await consumer.expire_deferred()
+
+    task = asyncio.create_task(maintain())
+    try:
+        await stream.run()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if consumer.validator is not None:
+            await consumer.validator.close()
+        await db.dispose()

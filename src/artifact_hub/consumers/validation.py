@@ -1,0 +1,423 @@
+"""Message-bus ingestion: the checks an event passes before it may touch the index.
+
+Agents that put a blob in the blob store themselves (at ``<s3 prefix><sha256>``, or in the
+hub's folder) may publish ``artifact.created``, ``artifact.versioned``, ``artifact.shared`` and
+``session.sealed`` straight to the topics (``artifact_hub.client.publisher`` does it for them).
+The index consumer runs :meth:`IngestValidator.check` on every record before the projection,
+and a record that fails goes to the dead-letter topic with ``x-dlq-reason: <code>: <detail>``
+(codes: :class:`RejectReason`); the partition moves on.
+
+Which events are trusted: every event on the bus is signed (``bus/signing.py``). The hub's
+relay signs what it publishes with the hub's bus secret; an event whose ``ce_source`` is the
+hub's (``settings.event_source``) must carry that signature, and is then applied without
+further checks (the write path validated it). Any other event is an agent's, and must be signed
+with its tenant's ingestion secret, unless the deployment marks the bus as trusted
+(``settings.trusted_bus``: no signature is checked, everything else still is).
+
+The checks, cheapest first: the CloudEvent decodes into a known event type with a valid payload,
+on the topic of its type and under its key; the type is one agents may publish; the tenant
+exists and signed it; the event id is new (the same event again is a harmless duplicate, a
+different event reusing an id is rejected); a new artifact's id has the hub's form; metadata is
+at most 8 KB; the blob fits the tenant's plan; the session is not sealed; and the blob is in the
+store with the stated size and sha256.
+
+Hashing streams the whole blob from the store, at the store's read speed (an S3 GET): a blob
+of several GB holds its partition for a while, and past the consumer's ``max_poll_interval_ms``
+(aiokafka: 5 minutes) the group rebalances. Blobs that big are better sent through the REST API's
+presigned upload. A sha256 that the index already references is not hashed again: its blob was
+verified when it was first written.
+
+Whose blob it is is not checked: publishing an event that names a sha256 and size already in
+the store gives the tenant a copy of those bytes. Only signed producers can publish, and a
+sha256 cannot be guessed, but treat an ingestion secret like the API keys it stands beside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from artifact_hub.bus.cloudevents import KafkaRecord, decode
+from artifact_hub.bus.signing import SignatureError, verify_record
+from artifact_hub.errors import ChecksumMismatchError, EventRejectedError, InvalidRequestError
+from artifact_hub.index import tables as t
+from artifact_hub.index.database import Database
+from artifact_hub.index.outbox import Outbox
+from artifact_hub.index.projector import event_digest
+from artifact_hub.index.queries import IndexReader
+from artifact_hub.schemas.events import (
+    ArtifactCreated,
+    ArtifactShared,
+    ArtifactVersioned,
+    EventBase,
+    HubEvent,
+    SessionSealed,
+)
+from artifact_hub.service.accounts import AccountService
+from artifact_hub.service.plans import PLANS, check_metadata
+from artifact_hub.settings import HubSettings
+from artifact_hub.storage.base import BlobNotFoundError, BlobStore
+
+__all__ = [
+    "INGESTIBLE_TYPES",
+    "IngestRejectedError",
+    "IngestValidator",
+    "RejectReason",
+    "Verdict",
+    "decode_reason",
+]
+
+INGESTIBLE_TYPES: frozenset[str] = frozenset(
+    cls.topic for cls in (ArtifactCreated, ArtifactVersioned, ArtifactShared, SessionSealed)
+)
+"""The event types agents may publish; the others (delete, update, expire) are the hub's."""
+
+_ARTIFACT_ID = re.compile(r"art_[a-z0-9]{16}")
+
+
+class RejectReason(StrEnum):
+    """Why a record went to the dead-letter topic: the first word of ``x-dlq-reason``."""
+
+    INVALID_EVENT = "invalid_event"
+    """Not JSON, not a CloudEvent, or a payload that does not match its type's schema."""
+    UNKNOWN_TYPE = "unknown_type"
+    WRONG_TOPIC = "wrong_topic"
+    KEY_MISMATCH = "key_mismatch"
+    TYPE_NOT_INGESTIBLE = "type_not_ingestible"
+    UNKNOWN_TENANT = "unknown_tenant"
+    NO_INGESTION_SECRET = "no_ingestion_secret"
+    MISSING_SIGNATURE = "missing_signature"
+    BAD_SIGNATURE = "bad_signature"
+    DUPLICATE_EVENT_ID = "duplicate_event_id"
+    INVALID_ARTIFACT_ID = "invalid_artifact_id"
+    METADATA_TOO_LARGE = "metadata_too_large"
+    FILE_TOO_LARGE = "file_too_large"
+    SESSION_SEALED = "session_sealed"
+    BLOB_MISSING = "blob_missing"
+    SIZE_MISMATCH = "size_mismatch"
+    SHA256_MISMATCH = "sha256_mismatch"
+    CONFLICT = "conflict"
+    """The event contradicts the index (a second create, another tenant's artifact, ...)."""
+    PREDECESSOR_MISSING = "predecessor_missing"
+    """An event waited longer than ``max_wait`` for its predecessor (e.g. version before create)."""
+
+
+class IngestRejectedError(Exception):
+    """The record may not touch the index.
+
+    Attributes:
+        reason: The code.
+        detail: What exactly is wrong (never a secret).
+    """
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+    @property
+    def header(self) -> str:
+        """The ``x-dlq-reason`` value: ``<code>: <detail>``."""
+        return f"{self.reason}: {self.detail}"
+
+
+def decode_reason(error: EventRejectedError) -> str:
+    """The ``x-dlq-reason`` of a record that does not decode."""
+    code = (
+        RejectReason.UNKNOWN_TYPE
+        if error.message.startswith("unknown event type")
+        else RejectReason.INVALID_EVENT
+    )
+    return f"{code}: {error.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A record that passed.
+
+    Attributes:
+        event: The decoded event.
+        trusted: The hub's own event (signed by the hub, or claiming its source on a trusted
+            bus): applied without further checks, and already in the hub's event log.
+        duplicate: Exactly this event was applied already: nothing to do.
+    """
+
+    event: HubEvent
+    trusted: bool = False
+    duplicate: bool = False
+
+
+class IngestValidator:
+    """Checks records before :class:`~artifact_hub.consumers.IndexConsumer` applies them.
+
+    Args:
+        db: The index database (tenants, secrets, sessions, processed events).
+        blobs: The blob store the agents write to (the hub's).
+        accounts: Tenants and ingestion secrets (default: over ``db``).
+        hub_source: The ``ce_source`` of the hub's own events (``settings.event_source``).
+        trusted_bus: Skip signature checks (``settings.trusted_bus``).
+        topic_prefix: The deployment's topic prefix.
+        hub_secret: The hub's bus secret when configured (``settings.bus_signing_secret``);
+            default: the one kept in the database.
+        owns_blobs: Close ``blobs`` in :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        accounts: AccountService | None = None,
+        hub_source: str = "artifact-hub",
+        trusted_bus: bool = False,
+        topic_prefix: str = "",
+        hub_secret: str | None = None,
+        owns_blobs: bool = False,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.accounts = accounts or AccountService(db)
+        self.hub_source = hub_source
+        self.trusted_bus = trusted_bus
+        self.topic_prefix = topic_prefix
+        self.outbox = Outbox(topic_prefix)
+        self.reader = IndexReader()
+        self._owns_blobs = owns_blobs
+        self._configured_hub_secret = hub_secret
+        self._hub_secret: str | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: HubSettings, db: Database, blobs: BlobStore | None = None
+    ) -> IngestValidator:
+        """A validator for a consumer process (the settings' blob store unless given)."""
+        owns = blobs is None
+        if blobs is None:
+            from artifact_hub.plugin.hub import build_blob_store
+
+            blobs = build_blob_store(settings)
+        return cls(
+            db,
+            blobs,
+            hub_source=settings.event_source,
+            trusted_bus=settings.trusted_bus,
+            topic_prefix=settings.topic_prefix,
+            hub_secret=settings.bus_signing_secret,
+            owns_blobs=owns,
+        )
+
+    async def close(self) -> None:
+        """Close the blob store if this validator opened it."""
+        if self._owns_blobs:
+            await self.blobs.close()
+
+    # ------------------------------------------------------------------ the checks
+
+    async def check(self, topic: str, record: KafkaRecord) -> Verdict:
+        """Decode and check one record.
+
+        Raises:
+            IngestRejectedError: It must go to the dead-letter topic (the reason says why).
+        """
+        try:
+            event = decode(record.value, record.headers)
+        except EventRejectedError as error:
+            code, _, detail = decode_reason(error).partition(": ")
+            raise IngestRejectedError(RejectReason(code), detail) from error
+        if topic != self.topic_prefix + event.topic:
+            raise IngestRejectedError(
+                RejectReason.WRONG_TOPIC,
+                f"{event.type} belongs on {self.topic_prefix + event.topic}, not {topic}",
+            )
+        if record.key != event.key:
+            raise IngestRejectedError(
+                RejectReason.KEY_MISMATCH,
+                f"the record key {record.key!r} is not the event's key {event.key!r}",
+            )
+        if event.source == self.hub_source:
+            await self._check_hub_signature(record, event)
+            return Verdict(event, trusted=True)
+        if event.type not in INGESTIBLE_TYPES:
+            raise IngestRejectedError(
+                RejectReason.TYPE_NOT_INGESTIBLE,
+                f"agents may publish {', '.join(sorted(INGESTIBLE_TYPES))}, not {event.type}",
+            )
+        tenant = await self.accounts.get_tenant(event.tenant_id)
+        if tenant is None:
+            raise IngestRejectedError(RejectReason.UNKNOWN_TENANT, f"no tenant {event.tenant_id!r}")
+        if not self.trusted_bus:
+            await self._check_tenant_signature(record, event)
+        if await self._already_applied(event):
+            return Verdict(event, duplicate=True)
+        if isinstance(event, ArtifactCreated) and not _ARTIFACT_ID.fullmatch(event.artifact_id):
+            raise IngestRejectedError(
+                RejectReason.INVALID_ARTIFACT_ID,
+                f"{event.artifact_id!r} is not art_ and 16 lowercase letters or digits",
+            )
+        if isinstance(event, ArtifactCreated | ArtifactVersioned):
+            try:
+                check_metadata(event.metadata)
+            except InvalidRequestError as error:
+                raise IngestRejectedError(RejectReason.METADATA_TOO_LARGE, error.message) from None
+            plan = PLANS.get(tenant.plan, PLANS["free"])
+            if event.size_bytes > plan.max_file_bytes:
+                raise IngestRejectedError(
+                    RejectReason.FILE_TOO_LARGE,
+                    f"{event.size_bytes} bytes is over the {plan.name} plan's "
+                    f"{plan.max_file_bytes} byte limit",
+                )
+            await self._check_session_open(event)
+            await self._check_blob(event.sha256, event.size_bytes)
+        return Verdict(event)
+
+    async def _check_hub_signature(self, record: KafkaRecord, event: EventBase) -> None:
+        if self.trusted_bus:
+            return
+        for fresh in (False, True):  # the cached secret, then re-read (it may have changed)
+            if fresh or self._hub_secret is None:
+                self._hub_secret = await self.accounts.hub_bus_secret(self._configured_hub_secret)
+            try:
+                if verify_record(record, [self._hub_secret]):
+                    return
+            except SignatureError as error:
+                raise IngestRejectedError(
+                    RejectReason(error.reason),
+                    f"{error}; an event with the hub's source {self.hub_source!r} "
+                    "must be signed by the hub",
+                ) from None
+        raise IngestRejectedError(
+            RejectReason.BAD_SIGNATURE,
+            f"the event claims the hub's source {self.hub_source!r} but the hub did not sign it",
+        )
+
+    async def _check_tenant_signature(self, record: KafkaRecord, event: EventBase) -> None:
+        secrets = await self.accounts.verification_secrets(event.tenant_id)
+        if not secrets:
+            raise IngestRejectedError(
+                RejectReason.NO_INGESTION_SECRET,
+                f"tenant {event.tenant_id!r} has no ingestion secret; create one to publish",
+            )
+        try:
+            valid = verify_record(record, secrets)
+        except SignatureError as error:
+            raise IngestRejectedError(RejectReason(error.reason), str(error)) from None
+        if not valid:
+            raise IngestRejectedError(
+                RejectReason.BAD_SIGNATURE,
+                f"the signature does not match tenant {event.tenant_id!r}'s ingestion secret",
+            )
+
+    async def _already_applied(self, event: EventBase) -> bool:
+        """True for a redelivery of an applied event; raise for another event with its id."""
+        digest = event_digest(event)
+        async with self.db.connect() as conn:
+            applied = (
+                await conn.execute(
+                    select(t.processed_events.c.digest).where(
+                        t.processed_events.c.event_id == event.event_id
+                    )
+                )
+            ).first()
+            parked = None
+            if applied is None:
+                parked = (
+                    await conn.execute(
+                        select(t.deferred_events.c.value, t.deferred_events.c.headers).where(
+                            t.deferred_events.c.event_id == event.event_id
+                        )
+                    )
+                ).first()
+        if applied is not None:
+            if applied.digest == digest:
+                return True
+            raise IngestRejectedError(
+                RejectReason.DUPLICATE_EVENT_ID,
+                f"event id {event.event_id!r} was already used by a different event",
+            )
+        if parked is not None:
+            waiting = decode(str(parked.value).encode(), parked.headers)
+            if event_digest(waiting) != digest:
+                raise IngestRejectedError(
+                    RejectReason.DUPLICATE_EVENT_ID,
+                    f"event id {event.event_id!r} is already used by a different waiting event",
+                )
+        return False
+
+    async def _check_session_open(self, event: ArtifactCreated | ArtifactVersioned) -> None:
+        async with self.db.connect() as conn:
+            session_id = event.session_id if isinstance(event, ArtifactCreated) else None
+            if isinstance(event, ArtifactVersioned):
+                # A version joins the artifact's session (unknown yet if it arrived first).
+                session_id = await conn.scalar(
+                    select(t.artifacts.c.session_id).where(
+                        t.artifacts.c.artifact_id == event.artifact_id,
+                        t.artifacts.c.tenant_id == event.tenant_id,
+                    )
+                )
+            if not session_id:
+                return
+            session = await self.reader.session(conn, event.tenant_id, session_id)
+        if session is not None and session.sealed:
+            raise IngestRejectedError(
+                RejectReason.SESSION_SEALED, f"session {session_id!r} is sealed"
+            )
+
+    async def _check_blob(self, sha256: str, size: int) -> None:
+        stored = await self.blobs.stat(sha256)
+        if stored is None:
+            raise IngestRejectedError(
+                RejectReason.BLOB_MISSING, f"no blob {sha256} in the blob store"
+            )
+        if stored != size:
+            raise IngestRejectedError(
+                RejectReason.SIZE_MISMATCH,
+                f"blob {sha256} is {stored} bytes, the event states {size}",
+            )
+        async with self.db.connect() as conn:
+            known = await conn.scalar(
+                select(t.artifact_versions.c.artifact_id)
+                .where(t.artifact_versions.c.sha256 == sha256)
+                .limit(1)
+            )
+        if known is not None:
+            return  # verified when it was first written
+        digest, length = hashlib.sha256(), 0
+        try:
+            async for chunk in self.blobs.get(sha256):
+                digest.update(chunk)
+                length += len(chunk)
+        except BlobNotFoundError:
+            raise IngestRejectedError(
+                RejectReason.BLOB_MISSING, f"blob {sha256} disappeared while being read"
+            ) from None
+        except ChecksumMismatchError as error:
+            raise IngestRejectedError(RejectReason.SHA256_MISMATCH, error.message) from None
+        if digest.hexdigest() != sha256 or length != size:
+            raise IngestRejectedError(
+                RejectReason.SHA256_MISMATCH,
+                f"the blob stored as {sha256} hashes to {digest.hexdigest()} ({length} bytes)",
+            )
+
+    # ------------------------------------------------------------------ after applying
+
+    async def record_applied(self, conn: AsyncConnection, event: EventBase) -> None:
+        """Add an agent's applied event to the hub's event log, in the applying transaction.
+
+        The outbox is the hub's event log (an index is rebuilt from it); an ingested event
+        joins it already marked sent, since it is on the topics already. The hub's own
+        events are in it from the write path.
+        """
+        if event.source == self.hub_source:
+            return
+        await self.outbox.append(conn, event)
+        await conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.event_id == event.event_id)
+            .values(sent_at=datetime.now(UTC))
+        )

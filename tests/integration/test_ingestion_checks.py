@@ -1,0 +1,233 @@
+"""Message-bus ingestion without a broker: ingestion secrets, the validator's decisions through
+``IndexConsumer.handle``, trusted buses, the hub's own signed events, the event log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from artifact_hub.bus import KafkaRecord, encode
+from artifact_hub.bus.signing import sign_record
+from artifact_hub.client.publisher import AgentPublisher, new_artifact_id, put_blob_local
+from artifact_hub.consumers import IndexConsumer, IngestValidator, Outcome
+from artifact_hub.errors import ConflictError, InvalidRequestError
+from artifact_hub.index import Database
+from artifact_hub.index import tables as t
+from artifact_hub.schemas.events import ArtifactCreated, ArtifactVersioned
+from artifact_hub.service.accounts import INGESTION_SECRET_PREFIX, AccountService
+from artifact_hub.storage.local import LocalBlobStore
+
+TENANT = "acme"
+
+
+@dataclass
+class Setup:
+    db: Database
+    accounts: AccountService
+    blobs: LocalBlobStore
+    secret: str
+    dead: list[tuple[str, KafkaRecord, str]] = field(default_factory=list)
+
+    def consumer(self, **options: object) -> IndexConsumer:
+        validator = IngestValidator(self.db, self.blobs, **options)  # type: ignore[arg-type]
+
+        async def dead_letter(topic: str, record: KafkaRecord, reason: str) -> None:
+            self.dead.append((topic, record, reason))
+
+        return IndexConsumer(self.db, validator=validator, dead_letter=dead_letter)
+
+    async def blob(self, data: bytes, tmp_path: Path) -> tuple[str, int]:
+        path = tmp_path / "upload.bin"
+        path.write_bytes(data)
+        return await put_blob_local(self.blobs.root, path)
+
+
+@pytest.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+    db = Database(f"sqlite:///{tmp_path / 'index.db'}")
+    await db.migrate()
+    accounts = AccountService(db)
+    await accounts.create_tenant(TENANT, plan="enterprise")
+    secret = await accounts.create_ingestion_secret(TENANT)
+    yield Setup(db, accounts, LocalBlobStore(tmp_path / "blobs"), secret)
+    await db.dispose()
+
+
+def _created(blob: tuple[str, int], **fields: object) -> ArtifactCreated:
+    values: dict[str, object] = {
+        "artifact_id": new_artifact_id(),
+        "tenant_id": TENANT,
+        "source": "agents/alice",
+        "agent_id": "alice",
+        "name": "f.txt",
+        "sha256": blob[0],
+        "size_bytes": blob[1],
+        **fields,
+    }
+    return ArtifactCreated.model_validate(values)
+
+
+async def test_ingestion_secrets_are_created_rotated_with_grace_and_revoked(setup: Setup) -> None:
+    accounts = setup.accounts
+    assert setup.secret.startswith(INGESTION_SECRET_PREFIX)
+    assert await accounts.ingestion_secret(TENANT) == setup.secret
+    with pytest.raises(ConflictError):
+        await accounts.create_ingestion_secret(TENANT)
+    with pytest.raises(InvalidRequestError):
+        await accounts.create_ingestion_secret("nobody")
+    with pytest.raises(InvalidRequestError):
+        await accounts.rotate_ingestion_secret("nobody")
+
+    new = await accounts.rotate_ingestion_secret(TENANT, grace=timedelta(minutes=5))
+    assert new != setup.secret and await accounts.ingestion_secret(TENANT) == new
+    assert await accounts.verification_secrets(TENANT) == [new, setup.secret]
+    later = datetime.now(UTC) + timedelta(minutes=6)
+    assert await accounts.verification_secrets(TENANT, now=later) == [new]
+    newest = await accounts.rotate_ingestion_secret(TENANT, grace=timedelta(0))
+    assert await accounts.verification_secrets(TENANT) == [newest]  # cut off at once
+
+    assert await accounts.revoke_ingestion_secret(TENANT)
+    assert await accounts.verification_secrets(TENANT) == []
+    assert not await accounts.revoke_ingestion_secret(TENANT)
+    assert (await accounts.rotate_ingestion_secret(TENANT)).startswith(INGESTION_SECRET_PREFIX)
+
+
+async def test_the_hub_bus_secret_is_made_once_and_shared_through_the_database(
+    setup: Setup,
+) -> None:
+    first = await setup.accounts.hub_bus_secret()
+    assert await AccountService(setup.db).hub_bus_secret() == first
+    assert first not in await setup.accounts.verification_secrets(TENANT)
+
+
+async def test_an_agent_event_with_a_blob_in_the_hubs_folder_is_applied_and_logged(
+    setup: Setup, tmp_path: Path
+) -> None:
+    consumer = setup.consumer()
+    blob = await setup.blob(b"local bytes", tmp_path)
+    event = _created(blob, session_id="s1")
+    record = sign_record(encode(event), setup.secret)
+    assert await consumer.handle(event.topic, record) == Outcome.APPLIED
+    assert await consumer.handle(event.topic, record) == Outcome.DUPLICATE  # redelivery
+    assert setup.dead == []
+    async with setup.db.connect() as conn:
+        row = (
+            await conn.execute(select(t.outbox).where(t.outbox.c.event_id == event.event_id))
+        ).one()
+    assert row.sent_at is not None and row.payload == event.model_dump_json()
+
+
+async def test_a_version_that_waited_for_its_create_is_logged_when_released(
+    setup: Setup, tmp_path: Path
+) -> None:
+    consumer = setup.consumer()
+    v1, v2 = await setup.blob(b"one", tmp_path), await setup.blob(b"two", tmp_path)
+    first = _created(v1)
+    second = ArtifactVersioned(
+        artifact_id=first.artifact_id,
+        seq=2,
+        version=2,
+        tenant_id=TENANT,
+        source="agents/alice",
+        sha256=v2[0],
+        size_bytes=v2[1],
+    )
+    records = [sign_record(encode(e), setup.secret) for e in (second, first)]
+    assert await consumer.handle(second.topic, records[0]) == Outcome.DEFERRED
+    assert await consumer.handle(first.topic, records[1]) == Outcome.APPLIED
+    async with setup.db.connect() as conn:
+        logged = (await conn.execute(select(t.outbox.c.event_id).order_by(t.outbox.c.id))).all()
+    assert [r.event_id for r in logged] == [first.event_id, second.event_id]
+
+
+async def test_on_a_trusted_bus_unsigned_events_apply_but_blobs_are_still_checked(
+    setup: Setup, tmp_path: Path
+) -> None:
+    consumer = setup.consumer(trusted_bus=True)
+    blob = await setup.blob(b"trusted", tmp_path)
+    good = _created(blob)
+    assert await consumer.handle(good.topic, encode(good)) == Outcome.APPLIED
+    missing = _created(("0" * 64, 3))
+    assert await consumer.handle(missing.topic, encode(missing)) == Outcome.DEAD_LETTERED
+    assert setup.dead[-1][2].startswith("blob_missing: ")
+
+
+async def test_the_hubs_own_events_are_trusted_only_with_the_hubs_signature(
+    setup: Setup,
+) -> None:
+    consumer = setup.consumer()
+    hub_secret = await setup.accounts.hub_bus_secret()
+    # The write path validated this one (its blob is not even in this store): applied as is.
+    hub_event = _created(("1" * 64, 5), source="artifact-hub")
+    signed = sign_record(encode(hub_event), hub_secret)
+    assert await consumer.handle(hub_event.topic, signed) == Outcome.APPLIED
+    forged = _created(("2" * 64, 5), source="artifact-hub")
+    for record in (encode(forged), sign_record(encode(forged), setup.secret)):
+        assert await consumer.handle(forged.topic, record) == Outcome.DEAD_LETTERED
+    reasons = [reason for _, _, reason in setup.dead]
+    assert reasons[0].startswith("missing_signature: ")
+    assert reasons[1].startswith("bad_signature: ") and "hub" in reasons[1]
+    async with setup.db.connect() as conn:  # the hub's events are logged by its write path
+        assert (await conn.execute(select(t.outbox))).all() == []
+
+
+async def test_the_agent_publisher_signs_and_tracks_revisions(setup: Setup, tmp_path: Path) -> None:
+    sent: list[tuple[str, KafkaRecord]] = []
+
+    class Capture:
+        async def publish_many(self, items: list[tuple[str, KafkaRecord]]) -> None:
+            sent.extend(items)
+
+        async def stop(self) -> None:
+            return None
+
+    blob, blob2 = await setup.blob(b"sdk", tmp_path), await setup.blob(b"sdk v2", tmp_path)
+    bus = AgentPublisher(
+        "unused:9092",
+        TENANT,
+        setup.secret,
+        agent_id="alice",
+        topic_prefix="p.",
+        publisher=Capture(),  # type: ignore[arg-type]
+    )
+    created = await bus.publish_created(name="sdk.txt", sha256=blob[0], size_bytes=blob[1])
+    versioned = await bus.publish_versioned(
+        created.artifact_id, sha256=blob2[0], size_bytes=blob2[1]
+    )
+    shared = await bus.publish_shared(created.artifact_id, agents=["bob"], groups=["ml"])
+    sealed = await bus.publish_sealed("s9")
+    await bus.close()
+    assert (versioned.seq, versioned.version, shared.seq) == (2, 2, 3)
+    assert "secret" not in repr(bus) and setup.secret not in repr(bus)
+    assert [topic for topic, _ in sent] == [
+        "p.artifact.created",
+        "p.artifact.versioned",
+        "p.artifact.shared",
+        "p.session.sealed",
+    ]
+    validator = IngestValidator(setup.db, setup.blobs, topic_prefix="p.")
+    consumer = IndexConsumer(setup.db, validator=validator)
+    outcomes = [await consumer.handle(topic, record) for topic, record in sent]
+    assert outcomes == [Outcome.APPLIED] * 4, consumer.stats
+    assert sealed.session_id == "s9"
+    with pytest.raises(ValueError, match="seq="):
+        await bus.publish_shared(new_artifact_id(), agents=["x"])
+
+
+async def test_a_configured_hub_secret_replaces_the_one_in_the_database(setup: Setup) -> None:
+    assert await setup.accounts.hub_bus_secret("ahis_configured") == "ahis_configured"
+    event = _created(("3" * 64, 5), source="artifact-hub")
+    record = sign_record(encode(event), "ahis_configured")
+    # A consumer on another database (a second index) trusts the hub by the shared setting.
+    assert (
+        await setup.consumer(hub_secret="ahis_configured").handle(event.topic, record)
+        == Outcome.APPLIED
+    )
+    other = _created(("4" * 64, 5), source="artifact-hub")
+    signed = sign_record(encode(other), "ahis_configured")
+    assert await setup.consumer().handle(other.topic, signed) == Outcome.DEAD_LETTERED
