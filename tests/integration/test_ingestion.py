@@ -9,6 +9,7 @@ original headers and a reason, while every good one is applied.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -133,8 +134,10 @@ async def env(
             tmp_path=tmp_path,
         )
     finally:
-        await broker.stop()
-        await hub.stop()
+        # Bounded: a consumer leaving its group on a busy shared broker must not hang the run.
+        for closing in (broker.stop(), hub.stop()):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing, timeout=30)
         if cleanup:
             cleanup()
 
