@@ -274,8 +274,9 @@ async def test_one_altered_byte_of_a_hub_signed_url_is_forbidden(api: Api, part:
 async def test_hub_signed_url_altered_anywhere_in_the_path(api: Api) -> None:
     artifact_id = await api.push()
     signed = api.hub.signer.sign("GET", f"/v1/signed/{artifact_id}/1", 600)
+    other = "a" if artifact_id[-1] != "a" else "b"  # a changed last byte, whatever it was
     for path in (
-        f"/v1/signed/{artifact_id[:-1]}z/1",
+        f"/v1/signed/{artifact_id[:-1]}{other}/1",
         f"/v1/signed/{artifact_id}/2",
         f"/v1/signed/{artifact_id}/x",
     ):
