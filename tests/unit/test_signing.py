@@ -121,12 +121,29 @@ def test_late_use_is_link_expired() -> None:
     clock = Clock()
     signer = _signer(clock)
     signed = signer.sign("GET", PATH, 10)
-    clock.now += 10
-    signer.verify("GET", PATH, signed.exp, signed.sig)  # the last valid second
-    clock.now += 1
+    clock.now += 9.999
+    signer.verify("GET", PATH, signed.exp, signed.sig)  # the last valid moment
+    clock.now += 0.001
     with pytest.raises(LinkExpiredError) as caught:
         signer.verify("GET", PATH, signed.exp, signed.sig)
     assert (caught.value.code, caught.value.status) == ("link_expired", 410)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.001, 0.5, 0.999])
+def test_a_url_lives_at_least_its_lifetime_whatever_the_fraction_of_a_second(
+    fraction: float,
+) -> None:
+    # Signed at any point of a second, a one-second URL is good for one more second, and
+    # for under two.
+    clock = Clock(1_700_000_000.0 + fraction)
+    signer = _signer(clock)
+    signed = signer.sign("GET", PATH, 1)
+    start = clock.now
+    clock.now = start + 1 - 1e-6
+    signer.verify("GET", PATH, signed.exp, signed.sig)
+    clock.now = start + 2
+    with pytest.raises(LinkExpiredError):
+        signer.verify("GET", PATH, signed.exp, signed.sig)
 
 
 def test_a_tampered_late_url_is_forbidden_not_expired() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -98,7 +99,10 @@ class UrlSigner:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def sign(self, method: str, path: str, expires_in: timedelta | float) -> SignedPath:
-        """Sign ``path`` for ``method`` until ``expires_in`` from now.
+        """Sign ``path`` for ``method`` for at least ``expires_in`` from now.
+
+        The expiry is whole Unix seconds, rounded up: the URL is good while the clock is
+        before it, so for between ``expires_in`` and ``expires_in`` + 1 s.
 
         Raises:
             ValueError: ``expires_in`` is not positive.
@@ -106,7 +110,9 @@ class UrlSigner:
         seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
         if seconds <= 0:
             raise ValueError("expires_in must be positive")
-        exp = int(self.clock() + seconds)
+        # Rounded up, so a URL is good for at least ``expires_in``: truncating would leave
+        # a one-second link as little as a few milliseconds of life.
+        exp = math.ceil(self.clock() + seconds)
         return SignedPath(path=path, exp=exp, sig=self.signature(method, path, exp))
 
     def verify(self, method: str, path: str, exp: str | int | None, sig: str | None) -> int:
@@ -127,7 +133,8 @@ class UrlSigner:
         # Constant time, so the signature cannot be guessed byte by byte from timings.
         if not hmac.compare_digest(expected.encode(), sig.encode()):
             raise PermissionDeniedError("this URL is not validly signed")
-        if self.clock() > int(exp_text):
+        # ``exp`` is the first instant the URL is no longer good, as for the link's row.
+        if self.clock() >= int(exp_text):
             raise LinkExpiredError("this URL has expired", expired_at=int(exp_text))
         return int(exp_text)
 
