@@ -21,6 +21,7 @@ other fixtures, get its marker (``kafka``, ``postgres``, ``s3``) automatically.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,11 @@ from typing import Any, TypeVar
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hubs in tests index with the model-free hashing embedder unless a test asks for MiniLM (the
+# search tests do, with one model load per session): embedding every push of the suite with
+# MiniLM would cost minutes of CPU for nothing the other tests check.
+os.environ.setdefault("ARTIFACT_HUB_SEARCH_EMBEDDER", "hashing")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -162,27 +168,44 @@ def s3_bucket(s3_server: S3Server) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    services: dict[str, set[str]] = {}
     for item in items:
         fixturenames = set(getattr(item, "fixturenames", ()))
         for marker, names in SERVICE_FIXTURES.items():
             if fixturenames & names and item.get_closest_marker(marker) is None:
                 item.add_marker(marker)
-        services[item.nodeid] = {m for m in SERVICE_FIXTURES if item.get_closest_marker(m)}
-    config.stash[_services_key] = services
 
 
 _CONFIG: list[pytest.Config] = []
+_SOURCE_PROPERTY = "artifact-hub-service-source"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     _CONFIG[:] = [config]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    # What each service ran against travels with the reports: under pytest-xdist the workers
+    # start the services and the controller, which has no fixtures, prints the summary.
+    if call.when != "teardown":
+        return
+    sources = item.config.stash.get(_sources_key, {})
+    item.user_properties.extend((_SOURCE_PROPERTY, (k, v)) for k, v in sources.items())
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if not _CONFIG:
         return
-    outcomes = _CONFIG[0].stash.setdefault(_outcomes_key, {})
+    stash = _CONFIG[0].stash
+    outcomes = stash.setdefault(_outcomes_key, {})
+    # Markers (added above, on the worker) arrive as keywords of the report.
+    services = stash.setdefault(_services_key, {})
+    services[report.nodeid] = {m for m in SERVICE_FIXTURES if m in report.keywords}
+    sources = stash.setdefault(_sources_key, {})
+    for name, value in report.user_properties:
+        if name == _SOURCE_PROPERTY:
+            service, description = value
+            sources.setdefault(service, description)
     current = outcomes.get(report.nodeid)
     if report.failed:
         outcomes[report.nodeid] = "failed"

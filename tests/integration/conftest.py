@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,18 @@ async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[H
     try:
         yield instance
     finally:
-        await instance.stop()
+        await stop_within(instance, 120)
         if cleanup:
             cleanup()
+
+
+async def stop_within(hub: Hub, seconds: float) -> None:
+    """``hub.stop()``, failing with every task's stack if it takes longer than ``seconds``."""
+    try:
+        await asyncio.wait_for(asyncio.shield(hub.stop()), seconds)
+    except TimeoutError:
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            print(f"--- {task!r}", file=out)
+            task.print_stack(file=out)
+        pytest.fail(f"hub.stop() took over {seconds}s; tasks:\n{out.getvalue()}")

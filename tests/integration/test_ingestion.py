@@ -47,6 +47,7 @@ from artifact_hub.schemas.events import (
     EventBase,
     SessionSealed,
 )
+from artifact_hub.schemas.search import SearchRequest
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
@@ -116,7 +117,11 @@ async def env(
         secret = await hub.accounts.create_ingestion_secret(TENANT)
         # The consumer process's validator, on the hub's database and bucket.
         consumer = build_validated_consumer(
-            settings, hub.db, blobs=hub.blobs, max_wait=timedelta(seconds=1)
+            settings,
+            hub.db,
+            blobs=hub.blobs,
+            max_wait=timedelta(seconds=1),
+            after_apply=hub.indexer.on_event,  # as run_consumers wires it
         )
         subscribe_index_consumer(
             broker, consumer, group_id=f"g-{prefix}", topic_prefix=prefix, **FAST_GROUP
@@ -209,6 +214,9 @@ async def test_an_agent_uploads_to_s3_publishes_and_the_api_serves_the_artifact(
 
     await env.wait(lambda: env.consumer.stats.applied >= 3)
     assert env.consumer.stats.dead_lettered == 0
+    # Search indexed what the consumer applied (the agent's events never met the service).
+    hits = await hub.search.search(ALICE, SearchRequest(query="report", mode="lexical"))
+    assert [hit.artifact.artifact_id for hit in hits] == [artifact_id]
 
     transport = httpx.ASGITransport(app=create_app(hub))
     async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:

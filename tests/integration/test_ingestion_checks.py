@@ -16,7 +16,7 @@ from artifact_hub.bus.signing import sign_record
 from artifact_hub.client.publisher import AgentPublisher, new_artifact_id, put_blob_local
 from artifact_hub.consumers import IndexConsumer, IngestValidator, Outcome
 from artifact_hub.errors import ConflictError, InvalidRequestError
-from artifact_hub.index import Database
+from artifact_hub.index import Database, IndexProjector
 from artifact_hub.index import tables as t
 from artifact_hub.schemas.events import ArtifactCreated, ArtifactVersioned
 from artifact_hub.service.accounts import INGESTION_SECRET_PREFIX, AccountService
@@ -231,3 +231,47 @@ async def test_a_configured_hub_secret_replaces_the_one_in_the_database(setup: S
     other = _created(("4" * 64, 5), source="artifact-hub")
     signed = sign_record(encode(other), "ahis_configured")
     assert await setup.consumer().handle(other.topic, signed) == Outcome.DEAD_LETTERED
+
+
+async def test_agent_events_may_carry_lineage_but_not_into_another_tenant(
+    setup: Setup, tmp_path: Path
+) -> None:
+    await setup.accounts.create_tenant("globex", plan="enterprise")
+    consumer = setup.consumer()
+    blob = await setup.blob(b"made by a step", tmp_path)
+    plain = _created(blob)
+    assert "lineage" not in plain.model_dump_json()  # events without lineage are unchanged
+    theirs = _created(blob, tenant_id="globex")
+    async with setup.db.begin() as conn:  # another tenant's artifact, straight into the index
+        await IndexProjector().apply(conn, theirs)
+    record = sign_record(encode(plain), setup.secret)
+    assert await consumer.handle(plain.topic, record) == Outcome.APPLIED
+
+    def lineage(*ids: str) -> dict[str, object]:
+        inputs = [{"artifact_id": i, "version": 1} for i in ids]
+        return {"run_id": "run-9", "step_id": "save", "inputs": inputs}
+
+    # Its own tenant's input, and one not known yet (topics are not ordered): applied.
+    ok = _created(blob, lineage=lineage(plain.artifact_id, "art_notyetknown0000"))
+    record = sign_record(encode(ok), setup.secret)
+    assert await consumer.handle(ok.topic, record) == Outcome.APPLIED
+    async with setup.db.connect() as conn:
+        inputs = (
+            await conn.execute(
+                select(t.lineage_inputs.c.input_artifact_id).where(
+                    t.lineage_inputs.c.artifact_id == ok.artifact_id
+                )
+            )
+        ).scalars()
+        assert set(inputs) == {plain.artifact_id, "art_notyetknown0000"}
+        run = await conn.scalar(
+            select(t.artifacts.c.run_id).where(t.artifacts.c.artifact_id == ok.artifact_id)
+        )
+    assert run == "run-9"
+    # Naming the other tenant's artifact: dead-lettered with the reason.
+    bad = _created(blob, lineage=lineage(plain.artifact_id, theirs.artifact_id))
+    assert await consumer.handle(bad.topic, sign_record(encode(bad), setup.secret)) == (
+        Outcome.DEAD_LETTERED
+    )
+    assert setup.dead[-1][2].startswith("invalid_lineage: ")
+    assert theirs.artifact_id in setup.dead[-1][2]

@@ -4,7 +4,7 @@ from artifact_hub.bus.cloudevents import KafkaRecord, decode, encode, header_map
 from artifact_hub.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
 from artifact_hub.bus.relay import OutboxRelay
 from artifact_hub.bus.signing import SIGNATURE_HEADER, SigningPublisher, sign_record, verify_record
-from artifact_hub.bus.topics import all_topics, ensure_topics
+from artifact_hub.bus.topics import all_topics, ensure_topics, step_topics
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -20,5 +20,6 @@ __all__ = [
     "ensure_topics",
     "header_map",
     "sign_record",
+    "step_topics",
     "verify_record",
 ]

@@ -248,10 +248,22 @@ class PostgresRelayLease(RelayLease):
         conn, self._conn = self._conn, None
         self._held = False
         if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-            with contextlib.suppress(Exception):
-                await conn.close()
+            await self._close(conn, invalidate=True)
+
+    async def _close(self, conn: AsyncConnection, *, invalidate: bool) -> None:
+        # Bounded: a relay cancelled in the middle of a query on this connection (shutdown)
+        # leaves it busy, and a plain close would wait for that query forever. Invalidating
+        # drops the socket, and the server ends the session and its lock.
+        if not invalidate:
+            try:
+                await asyncio.wait_for(conn.close(), self.confirm_timeout)
+                return
+            except Exception:
+                pass
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.invalidate(), self.confirm_timeout)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.close(), self.confirm_timeout)
 
     async def release(self) -> None:
         """Unlock and close the dedicated connection."""
@@ -268,8 +280,7 @@ class PostgresRelayLease(RelayLease):
         self._conn = None
         self._held = False
         if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+            await self._close(conn, invalidate=False)
 
     def __str__(self) -> str:
         return f"advisory lock ({LEASE_LOCK_CLASS}, {LEASE_LOCK_OUTBOX}) on {self.db.url.database}"

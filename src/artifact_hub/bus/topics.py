@@ -10,12 +10,31 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from artifact_hub.schemas.events import DLQ_TOPIC, EVENT_TYPES
 
-__all__ = ["all_topics", "ensure_topics"]
+__all__ = [
+    "STEP_DLQ_TOPIC",
+    "STEP_REPLIES_TOPIC",
+    "STEP_REQUESTS_TOPIC",
+    "all_topics",
+    "ensure_topics",
+    "step_topics",
+]
+
+STEP_REQUESTS_TOPIC = "steps.requests"
+"""Where a Coordination Hub sends step requests to the step service (``artifact-hub steps``)."""
+STEP_REPLIES_TOPIC = "steps.replies"
+"""Where the step service answers requests that name no ``reply_to`` topic."""
+STEP_DLQ_TOPIC = "steps.dlq"
+"""Where malformed step requests go, with ``x-dlq-reason``."""
 
 
 def all_topics(prefix: str = "") -> list[str]:
     """Every topic the hub publishes to, the dead-letter topic included."""
     return [prefix + cls.topic for cls in EVENT_TYPES.values()] + [prefix + DLQ_TOPIC]
+
+
+def step_topics(prefix: str = "") -> list[str]:
+    """The step service's topics: requests, replies and its dead-letter topic."""
+    return [prefix + t for t in (STEP_REQUESTS_TOPIC, STEP_REPLIES_TOPIC, STEP_DLQ_TOPIC)]
 
 
 async def ensure_topics(

@@ -161,3 +161,45 @@ def list_keys(
             k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
         )
     console.print(table)
+
+
+@admin_app.command("ingestion-secret")
+def ingestion_secret(
+    tenant: Annotated[str, typer.Argument(help="The tenant whose agents publish events.")],
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace it (the old one verifies during --grace).")
+    ] = False,
+    grace: Annotated[
+        float, typer.Option(help="With --rotate: seconds the old secret keeps verifying.")
+    ] = 3600.0,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="Delete it: the tenant's events are refused.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the tenant's ingestion secret (what its agents sign bus events with).
+
+    Creates it when the tenant has none. See docs/ingestion.md.
+    """
+    from datetime import timedelta
+
+    if rotate and revoke:
+        errors.print("[red]error[/red]: --rotate and --revoke exclude each other")
+        raise typer.Exit(2)
+
+    async def action(accounts: AccountService) -> str | None:
+        if revoke:
+            return "revoked" if await accounts.revoke_ingestion_secret(tenant) else None
+        if rotate:
+            return await accounts.rotate_ingestion_secret(tenant, grace=timedelta(seconds=grace))
+        current = await accounts.ingestion_secret(tenant)
+        return current or await accounts.create_ingestion_secret(tenant)
+
+    result = _with_accounts(data_dir, action)
+    if revoke:
+        if result is None:
+            errors.print(f"[red]error[/red]: tenant {tenant} has no ingestion secret")
+            raise typer.Exit(4)
+        console.print(f"revoked the ingestion secret of {tenant}")
+        return
+    typer.echo(result)

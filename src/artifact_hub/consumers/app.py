@@ -30,9 +30,14 @@ def subscribe_index_consumer(
     group_id: str,
     topic_prefix: str = "",
     auto_offset_reset: str = "earliest",
+    max_records: int = 500,
     **subscriber_options: Any,
 ) -> None:
-    """Attach ``consumer`` to every artifact topic on ``broker``, and its DLQ publisher."""
+    """Attach ``consumer`` to every artifact topic on ``broker``, and its DLQ publisher.
+
+    Records come in batches (up to ``max_records`` per poll) applied in one transaction each
+    (:meth:`IndexConsumer.handle_batch`); the offsets are committed after it.
+    """
     dlq_topic = topic_prefix + DLQ_TOPIC
 
     async def dead_letter(topic: str, record: KafkaRecord, reason: str) -> None:
@@ -52,18 +57,24 @@ def subscribe_index_consumer(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="artifact-hub-index",
         decoder=_raw_body,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=100,
         **subscriber_options,
     )
-    async def apply_event(body: Any, msg: KafkaMessage) -> None:
-        # The raw record, not FastStream's decoded body: we decode CloudEvents ourselves.
-        raw: Any = msg.raw_message  # one aiokafka ConsumerRecord (not a batch subscriber)
-        key = raw.key.decode() if isinstance(raw.key, bytes) else str(raw.key or "")
-        record = KafkaRecord(key=key, value=raw.value or b"", headers=header_map(raw.headers))
-        await consumer.handle(raw.topic, record)
+    async def apply_events(body: Any, msg: KafkaMessage) -> None:
+        # The raw records, not FastStream's decoded body: we decode CloudEvents ourselves.
+        batch: Any = msg.raw_message  # a tuple of aiokafka ConsumerRecords
+        await consumer.handle_batch([(raw.topic, _record(raw)) for raw in batch])
+
+
+def _record(raw: Any) -> KafkaRecord:
+    key = raw.key.decode() if isinstance(raw.key, bytes) else str(raw.key or "")
+    return KafkaRecord(key=key, value=raw.value or b"", headers=header_map(raw.headers))
 
 
 async def _raw_body(msg: Any) -> bytes:
-    """Keep the record's value as bytes.
+    """Keep the records' values as bytes.
 
     A malformed JSON value must reach the handler (and the DLQ) instead of failing in
     FastStream's decoder and being redelivered forever.

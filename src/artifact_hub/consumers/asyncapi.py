@@ -26,8 +26,10 @@ from pydantic import BaseModel, ConfigDict, create_model
 from pydantic.fields import FieldInfo
 
 from artifact_hub.bus.cloudevents import SPEC_VERSION, TYPE_SUFFIX
+from artifact_hub.bus.signing import SIGNATURE_HEADER
 from artifact_hub.consumers.app import subscribe_index_consumer
 from artifact_hub.consumers.projection import IndexConsumer
+from artifact_hub.consumers.validation import RejectReason
 from artifact_hub.index.database import Database
 from artifact_hub.schemas.events import DLQ_TOPIC, EVENT_TYPES, METADATA_KEY_PATTERN, EventBase
 
@@ -71,7 +73,17 @@ Delivery is at least once: a consumer records every applied `ce_id` in the same 
 as its change, so redelivery and replay are no-ops. The hub's index consumer also accepts
 **structured mode** (`content-type: application/cloudevents+json`, the whole CloudEvent as the
 value) from other producers. Records it cannot apply go, unchanged, to the dead-letter topic
-with the reason in the `x-dlq-reason` header.
+with the reason in the `x-dlq-reason` header: `<code>: <detail>`, the code one of those listed
+on the `artifact.dlq` message.
+
+Every record is signed: `x-ah-signature: sha256=<hex HMAC-SHA256(secret, base)>` with
+`base = ce_id \\n ce_type \\n ce_source \\n ce_time \\n key \\n value` (headers empty when absent,
+the value as sent). The hub signs its own events with its bus secret; an agent publishing
+events itself (message-bus ingestion) signs with its tenant's ingestion secret
+(`artifact-hub admin ingestion-secret`), and its events are then checked in full (tenant,
+schema, sealed session, blob present with the stated size and sha256) before they touch the
+index. A deployment that marks its bus as trusted (`ARTIFACT_HUB_TRUSTED_BUS`) skips the
+signature check.
 
 Topic names may carry a deployment prefix (`ARTIFACT_HUB_TOPIC_PREFIX`).
 """
@@ -182,6 +194,12 @@ def _headers_schema(event_type: type[EventBase]) -> dict[str, Any]:
                 "type": "string",
                 "description": "Set by FastStream's producer; carries no meaning here.",
             },
+            SIGNATURE_HEADER: {
+                "type": "string",
+                "pattern": "^sha256=[0-9a-f]{64}$",
+                "description": "HMAC-SHA256 of the record (see the description at the top); "
+                "required unless the bus is trusted.",
+            },
         },
     }
 
@@ -256,7 +274,14 @@ def contract_document(prefix: str = "", *, group_id: str = INDEX_GROUP_ID) -> di
                     "description": "The rejected record's headers, and these two.",
                     "required": ["x-dlq-reason", "x-dlq-topic"],
                     "properties": {
-                        "x-dlq-reason": {"type": "string", "maxLength": 1000},
+                        "x-dlq-reason": {
+                            "type": "string",
+                            "maxLength": 1000,
+                            "pattern": "^(" + "|".join(RejectReason) + "): ",
+                            "description": "`<code>: <detail>`; the codes: "
+                            + ", ".join(f"`{code}`" for code in RejectReason)
+                            + ".",
+                        },
                         "x-dlq-topic": {
                             "type": "string",
                             "description": "The topic the record came from.",

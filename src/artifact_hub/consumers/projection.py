@@ -16,7 +16,7 @@ full; see :mod:`artifact_hub.consumers.validation`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -76,6 +76,8 @@ class IndexConsumer:
         max_wait: How long an early event may wait for its predecessor.
         validator: Checks each record before it is applied (None: every record is trusted,
             as in embedded mode, where only the hub's write path produces events).
+        after_apply: Called with each event once its transaction committed (search indexing
+            schedules a refresh of the artifact's search document); must not block.
     """
 
     def __init__(
@@ -86,8 +88,10 @@ class IndexConsumer:
         dead_letter: DeadLetter | None = None,
         max_wait: timedelta = timedelta(minutes=5),
         validator: IngestValidator | None = None,
+        after_apply: Callable[[HubEvent], None] | None = None,
     ) -> None:
         self.db = db
+        self.after_apply = after_apply
         self.validator = validator
         self.projector = projector or IndexProjector()
         self.dead_letter = dead_letter
@@ -100,6 +104,161 @@ class IndexConsumer:
         Database errors propagate, so the transport redelivers the record later.
         """
         self.stats.received += 1
+        decoded = await self._decode(topic, record)
+        if isinstance(decoded, Outcome):
+            return decoded
+        return await self._apply_one(topic, record, decoded)
+
+    async def handle_batch(self, records: Sequence[tuple[str, KafkaRecord]]) -> list[Outcome]:
+        """Apply a batch of records (one poll of the subscriber) in one transaction.
+
+        The outcome is the same as :meth:`handle` on each record in turn, with fewer commits:
+        events of one artifact are put in ``seq`` order inside the batch (the topics carry
+        them at their own pace, so a version often comes in the same poll as its create, but
+        first); those whose predecessor is neither in the index nor earlier in the batch are
+        parked in the same transaction; rejected records go to the dead-letter topic one by one.
+        When the transaction fails on an event (a conflict), the batch is applied one record at
+        a time instead, so the other records still apply. Database errors propagate: the
+        transport redelivers the whole batch, and the idempotent apply skips what is done.
+
+        Returns:
+            One outcome per record, in the order given.
+        """
+        outcomes: list[Outcome | None] = [None] * len(records)
+        ready: list[tuple[int, str, KafkaRecord, HubEvent]] = []
+        for index, (topic, record) in enumerate(records):
+            self.stats.received += 1
+            decoded = await self._decode(topic, record)
+            if isinstance(decoded, Outcome):
+                outcomes[index] = decoded
+            else:
+                ready.append((index, topic, record, decoded))
+        ready = _in_seq_order(ready)
+        early: list[tuple[tuple[int, str, KafkaRecord, HubEvent], str]] = []
+        applied = 0
+        try:
+            async with self.db.begin() as conn:
+                early, applied, done = await self._apply_together(conn, ready)
+        except (EventNotReadyError, EventRejectedError):
+            # Rolled back: one at a time, so that only the offending record is set aside.
+            for index, topic, record, event in ready:
+                outcomes[index] = await self._apply_one(topic, record, event)
+        else:
+            self.stats.applied += applied
+            for index, outcome in done.items():
+                if outcome is Outcome.DUPLICATE:
+                    self.stats.duplicate += 1
+                outcomes[index] = outcome
+            if self.after_apply is not None:
+                for index, _, _, event in ready:
+                    if done.get(index) is Outcome.APPLIED:
+                        self.after_apply(event)
+            self.stats.deferred += len(early)
+            for (index, _, _, _), _ in early:
+                outcomes[index] = Outcome.DEFERRED
+        return [outcome or Outcome.DUPLICATE for outcome in outcomes]
+
+    async def _apply_together(
+        self, conn: AsyncConnection, ready: Sequence[tuple[int, str, KafkaRecord, HubEvent]]
+    ) -> tuple[list[tuple[tuple[int, str, KafkaRecord, HubEvent], str]], int, dict[int, Outcome]]:
+        """Apply ``ready`` in one transaction; return (early ones, applied count, outcomes)."""
+        ids = sorted({e.artifact_id for _, _, _, e in ready if isinstance(e, ArtifactEvent)})
+        # Locks in one order (sorted): another member may hold the same artifacts, whose
+        # events travel on topics assigned to it.
+        for artifact_id in ids:
+            await lock_artifact(conn, artifact_id)
+        revision: dict[str, int] = {}
+        waiting: set[str] = set()
+        for chunk in _chunks(ids, 500):
+            rows = await conn.execute(
+                select(t.artifacts.c.artifact_id, t.artifacts.c.revision).where(
+                    t.artifacts.c.artifact_id.in_(chunk)
+                )
+            )
+            revision.update({row.artifact_id: int(row.revision) for row in rows})
+            waiting.update(
+                (
+                    await conn.execute(
+                        select(t.deferred_events.c.artifact_id)
+                        .where(t.deferred_events.c.artifact_id.in_(chunk))
+                        .distinct()
+                    )
+                ).scalars()
+            )
+        early: list[tuple[tuple[int, str, KafkaRecord, HubEvent], str]] = []
+        done: dict[int, Outcome] = {}
+        applied = 0
+        for item in ready:
+            index, _, _, event = item
+            if isinstance(event, ArtifactEvent):
+                current = revision.get(event.artifact_id)
+                if event.seq > (current or 0) + 1:
+                    # The projector's own words for it (see IndexProjector._advance).
+                    early.append(
+                        (
+                            item,
+                            f"{event.type} for {event.artifact_id} arrived before artifact.created"
+                            if current is None
+                            else f"{event.type} seq {event.seq} for {event.artifact_id} waits "
+                            f"for seq {current + 1}",
+                        )
+                    )
+                    continue
+            if not await self.projector.apply(conn, event):
+                done[index] = Outcome.DUPLICATE
+                continue
+            if self.validator is not None:
+                await self.validator.record_applied(conn, event)
+            applied += 1
+            done[index] = Outcome.APPLIED
+            if isinstance(event, ArtifactEvent):
+                revision[event.artifact_id] = event.seq
+                if event.artifact_id in waiting:
+                    released = await self._release(conn, event.artifact_id, event.seq)
+                    revision[event.artifact_id] += released
+                    applied += released
+        await self._park(conn, early)
+        return early, applied, done
+
+    async def _park(
+        self,
+        conn: AsyncConnection,
+        early: Sequence[tuple[tuple[int, str, KafkaRecord, HubEvent], str]],
+    ) -> None:
+        """Park early events inside the batch's transaction (their artifacts are locked).
+
+        No release check is needed, unlike :meth:`_defer`: under the lock, each one's
+        predecessor is known to be missing.
+        """
+        if not early:
+            return
+        d = t.deferred_events.c
+        ids = [item[3].event_id for item, _ in early]
+        parked = set((await conn.execute(select(d.event_id).where(d.event_id.in_(ids)))).scalars())
+        now = datetime.now(UTC)
+        rows = []
+        for (_, topic, record, event), reason in early:
+            if event.event_id in parked or not isinstance(event, ArtifactEvent):
+                continue
+            parked.add(event.event_id)  # twice in one batch: once
+            rows.append(
+                {
+                    "event_id": event.event_id,
+                    "artifact_id": event.artifact_id,
+                    "seq": event.seq,
+                    "topic": topic,
+                    "key": record.key,
+                    "headers": record.headers,
+                    "value": record.value.decode(),
+                    "reason": reason,
+                    "first_seen_at": now,
+                }
+            )
+        if rows:
+            await conn.execute(insert(t.deferred_events), rows)
+
+    async def _decode(self, topic: str, record: KafkaRecord) -> HubEvent | Outcome:
+        """The record's event, or what became of a record that is not one to apply."""
         if self.validator is not None:
             try:
                 verdict = await self.validator.check(topic, record)
@@ -108,12 +267,13 @@ class IndexConsumer:
             if verdict.duplicate:
                 self.stats.duplicate += 1
                 return Outcome.DUPLICATE
-            event = verdict.event
-        else:
-            try:
-                event = decode(record.value, record.headers)
-            except EventRejectedError as error:
-                return await self._reject(topic, record, decode_reason(error))
+            return verdict.event
+        try:
+            return decode(record.value, record.headers)
+        except EventRejectedError as error:
+            return await self._reject(topic, record, decode_reason(error))
+
+    async def _apply_one(self, topic: str, record: KafkaRecord, event: HubEvent) -> Outcome:
         try:
             async with self.db.begin() as conn:
                 applied = await self.projector.apply(conn, event)
@@ -131,6 +291,8 @@ class IndexConsumer:
         except EventRejectedError as error:
             return await self._reject(topic, record, f"{RejectReason.CONFLICT}: {error.message}")
         if applied:
+            if self.after_apply is not None:
+                self.after_apply(event)
             return Outcome.APPLIED
         self.stats.duplicate += 1
         return Outcome.DUPLICATE
@@ -257,3 +419,32 @@ class IndexConsumer:
         else:
             await self.dead_letter(topic, record, reason)
         return Outcome.DEAD_LETTERED
+
+
+def _in_seq_order(
+    items: list[tuple[int, str, KafkaRecord, HubEvent]],
+) -> list[tuple[int, str, KafkaRecord, HubEvent]]:
+    """``items`` with each artifact's events in ``seq`` order, in the places they held.
+
+    Only the events of one artifact trade places; everything else keeps its position.
+    """
+    places: dict[str, list[int]] = {}
+    for position, (_, _, _, event) in enumerate(items):
+        if isinstance(event, ArtifactEvent):
+            places.setdefault(event.artifact_id, []).append(position)
+    ordered = list(items)
+    for positions in places.values():
+        if len(positions) > 1:
+            events = sorted((items[p] for p in positions), key=lambda item: _seq(item[3]))
+            for position, item in zip(positions, events, strict=True):
+                ordered[position] = item
+    return ordered
+
+
+def _seq(event: HubEvent) -> int:
+    return event.seq if isinstance(event, ArtifactEvent) else 0
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

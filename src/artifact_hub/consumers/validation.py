@@ -106,6 +106,8 @@ class RejectReason(StrEnum):
     """The event contradicts the index (a second create, another tenant's artifact, ...)."""
     PREDECESSOR_MISSING = "predecessor_missing"
     """An event waited longer than ``max_wait`` for its predecessor (e.g. version before create)."""
+    INVALID_LINEAGE = "invalid_lineage"
+    """The event's lineage names an input artifact of another tenant."""
 
 
 class IngestRejectedError(Exception):
@@ -273,6 +275,7 @@ class IngestValidator:
                     f"{plan.max_file_bytes} byte limit",
                 )
             await self._check_session_open(event)
+            await self._check_lineage(event)
             await self._check_blob(event.sha256, event.size_bytes)
         return Verdict(event)
 
@@ -366,6 +369,28 @@ class IngestValidator:
         if session is not None and session.sealed:
             raise IngestRejectedError(
                 RejectReason.SESSION_SEALED, f"session {session_id!r} is sealed"
+            )
+
+    async def _check_lineage(self, event: ArtifactCreated | ArtifactVersioned) -> None:
+        """Lineage inputs may not be another tenant's artifacts.
+
+        Inputs the index does not know (yet: topics are not ordered between each other) are
+        accepted; reads of the lineage only ever show artifacts of the reader's tenant.
+        """
+        if event.lineage is None or not event.lineage.inputs:
+            return
+        ids = sorted({i.artifact_id for i in event.lineage.inputs})
+        a = t.artifacts.c
+        async with self.db.connect() as conn:
+            foreign = await conn.scalar(
+                select(a.artifact_id)
+                .where(a.artifact_id.in_(ids), a.tenant_id != event.tenant_id)
+                .limit(1)
+            )
+        if foreign is not None:
+            raise IngestRejectedError(
+                RejectReason.INVALID_LINEAGE,
+                f"lineage input {foreign} is not an artifact of tenant {event.tenant_id!r}",
             )
 
     async def _check_blob(self, sha256: str, size: int) -> None:

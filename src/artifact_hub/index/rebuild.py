@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -44,12 +45,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from artifact_hub.bus.cloudevents import KafkaRecord, decode, encode, header_map
 from artifact_hub.consumers.app import ARTIFACT_TOPICS
 from artifact_hub.consumers.projection import IndexConsumer, Outcome
-from artifact_hub.consumers.validation import IngestValidator
-from artifact_hub.errors import ConflictError, EventNotReadyError, EventRejectedError
+from artifact_hub.consumers.validation import IngestRejectedError, IngestValidator
+from artifact_hub.errors import (
+    ConflictError,
+    EventNotReadyError,
+    EventRejectedError,
+    NotFoundError,
+)
 from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database, normalize_url
 from artifact_hub.index.outbox import OutboxRow
-from artifact_hub.schemas.events import ArtifactEvent, HubEvent, parse_event
+from artifact_hub.schemas.events import ArtifactEvent, EventBase, HubEvent, parse_event
 from artifact_hub.settings import HubSettings
 
 __all__ = [
@@ -65,6 +71,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PROJECTION_TABLES = (
+    t.lineage_inputs,
+    t.artifact_lineage,
     t.access_entries,
     t.artifact_tags,
     t.artifact_labels,
@@ -101,6 +109,8 @@ class RebuildReport:
         target: The target database (without its password).
         read: Records (or log rows) read.
         applied: Events in the rebuilt index (``processed_events``).
+        parked: Deliveries that came before their predecessor and waited for it (applied
+            once it came, unless counted in ``waiting``).
         waiting: Early events still parked at the end: their predecessor is not in the
             source (trimmed away, or never published). Consumers running on the target later
             apply them if it comes, or dead-letter them after their ``max_wait``.
@@ -112,6 +122,7 @@ class RebuildReport:
     target: str
     read: int = 0
     applied: int = 0
+    parked: int = 0
     waiting: int = 0
     rejected: list[RejectedEvent] = field(default_factory=list)
     seconds: float = 0.0
@@ -125,7 +136,8 @@ class RebuildReport:
         """One line for people."""
         return (
             f"rebuilt {self.target} from the {self.source}: {self.read} read, "
-            f"{self.applied} applied, {self.duplicates} duplicates, {self.waiting} waiting, "
+            f"{self.applied} applied, {self.parked} parked on the way, {self.duplicates} "
+            f"duplicates, {self.waiting} waiting, "
             f"{len(self.rejected)} rejected, in {self.seconds:.1f}s"
         )
 
@@ -206,9 +218,14 @@ async def rebuild_from_log(
 
     Raises:
         ConflictError: The target holds an index and ``force`` is False.
+        NotFoundError: The source is a SQLite file that does not exist.
     """
     started = time.monotonic()
-    same = normalize_url(source_database_url) == normalize_url(target_database_url)
+    source_url = normalize_url(source_database_url)
+    missing = _missing_sqlite_file(source_database_url)
+    if missing is not None:
+        raise NotFoundError(f"no database at {missing} to read the log from")
+    same = source_url == normalize_url(target_database_url)
     target = Database(target_database_url)
     source = target if same else Database(source_database_url)
     report = RebuildReport("log", _display(target))
@@ -274,7 +291,7 @@ async def rebuild_index(
 
         # The records are checked as the live consumers checked them: the target's parked
         # and applied events, the hub's tenants and secrets, the hub's blob store.
-        return IngestValidator(
+        return _RebuildValidator(
             db,
             build_blob_store(settings),
             accounts=AccountService(accounts_db),
@@ -327,13 +344,23 @@ async def prepare_target(db: Database, *, force: bool) -> None:
 # ---------------------------------------------------------------------------- applying
 
 
-class _Replay:
-    """Applies events in the order given, ``batch_size`` per transaction when they apply.
+@dataclass(frozen=True, slots=True)
+class _Item:
+    topic: str
+    record: KafkaRecord
+    event: HubEvent | None = None
 
-    A batch fails as a whole when one of its events is early, contradicts the index, or does
-    not decode: then it is replayed one event at a time through ``IndexConsumer.handle``. An
-    artifact with an event parked by this rebuild is handled event by event from then on, so
-    that its predecessor's transaction releases what waits for it.
+
+class _Replay:
+    """Applies events in the order given, up to ``batch_size`` per transaction.
+
+    Runs of events that can go together (decoded; with a validator, the hub's own signed
+    events) are applied in one transaction. A run fails as a whole when one of its events is
+    early or contradicts the index: it is then replayed one event at a time through
+    ``IndexConsumer.handle``, which parks or rejects. So are agents' events (checked one at a
+    time, as the live consumers check them), records that do not decode, and from the moment
+    one of its events is parked, every event of that artifact: its predecessor's transaction
+    then releases what waits for it.
     """
 
     def __init__(
@@ -350,48 +377,69 @@ class _Replay:
         self.batch_size = max(1, batch_size)
         self.progress = progress
         self.parked: set[str] = set()
-        self.pending: list[tuple[str, KafkaRecord, HubEvent | None]] = []
+        self.pending: list[_Item] = []
 
     async def add(self, topic: str, record: KafkaRecord, event: HubEvent | None = None) -> None:
-        self.pending.append((topic, record, event))
+        self.pending.append(_Item(topic, record, event))
         if len(self.pending) >= self.batch_size:
             await self.flush()
 
     async def flush(self) -> None:
         batch, self.pending = self.pending, []
-        if batch and not await self._apply_together(batch):
-            for topic, record, event in batch:
-                outcome = await self.consumer.handle(topic, record)
-                if outcome is Outcome.DEFERRED and isinstance(event, ArtifactEvent):
-                    self.parked.add(event.artifact_id)
-                elif outcome is Outcome.DEFERRED:
-                    self.parked.add(record.key)
+        run: list[tuple[_Item, HubEvent]] = []
+        for item in batch:
+            event = await self._batchable(item)
+            if event is not None:
+                run.append((item, event))
+                continue
+            await self._apply_run(run)
+            run = []
+            await self._one(item)
+        await self._apply_run(run)
         if batch and self.progress is not None:
             self.progress(self.report)
 
-    async def _apply_together(
-        self, batch: Sequence[tuple[str, KafkaRecord, HubEvent | None]]
-    ) -> bool:
-        """Apply the whole batch in one transaction; False (and nothing applied) if it can't."""
-        if self.consumer.validator is not None:
-            return False  # every record is checked on its own, as in the live consumers
-        events: list[HubEvent] = []
-        for _topic, record, event in batch:
-            if event is None:
-                try:
-                    event = decode(record.value, record.headers)
-                except EventRejectedError:
-                    return False
-            if isinstance(event, ArtifactEvent) and event.artifact_id in self.parked:
-                return False
-            events.append(event)
+    async def _batchable(self, item: _Item) -> HubEvent | None:
+        """The item's event if it may be applied in a run, else None."""
+        event = item.event
+        validator = self.consumer.validator
+        if validator is not None:
+            try:
+                verdict = await validator.check(item.topic, item.record)
+            except IngestRejectedError:
+                return None
+            if not verdict.trusted or verdict.duplicate:
+                return None
+            event = verdict.event
+        elif event is None:
+            try:
+                event = decode(item.record.value, item.record.headers)
+            except EventRejectedError:
+                return None
+        if isinstance(event, ArtifactEvent) and event.artifact_id in self.parked:
+            return None
+        return event
+
+    async def _apply_run(self, run: Sequence[tuple[_Item, HubEvent]]) -> None:
+        if not run:
+            return
+        validator = self.consumer.validator
         try:
             async with self.db.begin() as conn:
-                for event in events:
-                    await self.consumer.projector.apply(conn, event)
+                for _, event in run:
+                    if await self.consumer.projector.apply(conn, event) and validator:
+                        await validator.record_applied(conn, event)
         except (EventNotReadyError, EventRejectedError):
-            return False
-        return True
+            for item, _ in run:  # rolled back: one at a time, parking what is early
+                await self._one(item)
+
+    async def _one(self, item: _Item) -> None:
+        outcome = await self.consumer.handle(item.topic, item.record)
+        if outcome is Outcome.DEFERRED:  # only artifact events wait; their key is their id
+            event = item.event
+            self.parked.add(
+                event.artifact_id if isinstance(event, ArtifactEvent) else item.record.key
+            )
 
     async def finish(self) -> None:
         await self.flush()
@@ -399,8 +447,25 @@ class _Replay:
         async with self.db.connect() as conn:
             self.report.applied = await _count(conn, t.processed_events)
             self.report.waiting = await _count(conn, t.deferred_events)
+        self.report.parked = self.consumer.stats.deferred
         if self.progress is not None:
             self.progress(self.report)
+
+
+class _RebuildValidator(IngestValidator):
+    """The live consumers' checks, for a rebuild that may run in place.
+
+    An agent's accepted event joins the hub's log (the outbox) when it is applied; rebuilt in
+    place, the target's log has it already.
+    """
+
+    async def record_applied(self, conn: AsyncConnection, event: EventBase) -> None:
+        """Add the event to the target's log unless it is there."""
+        known = await conn.scalar(
+            select(t.outbox.c.id).where(t.outbox.c.event_id == event.event_id)
+        )
+        if known is None:
+            await super().record_applied(conn, event)
 
 
 def _collect_into(report: RebuildReport) -> Callable[[str, KafkaRecord, str], Any]:
@@ -444,27 +509,40 @@ class _TopicReader:
             if not partitions:
                 return
             consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            starts = await consumer.beginning_offsets(partitions)
+            listed = await consumer.end_offsets(partitions)
             await consumer.seek_to_beginning(*partitions)
-            active = {tp for tp in partitions if ends[tp] > starts[tp]}
+            # Where each partition ends: the larger of its listed end offset and the high
+            # watermark of its first fetch response (Tansu lists the base offset of the last
+            # batch as the end). Fixed once known: what is written later is not waited for.
+            ends: dict[TopicPartition, int] = {}
+            active = set(partitions)
             buffers: dict[TopicPartition, deque[tuple[float, ConsumerRecord[bytes, bytes]]]] = {
-                tp: deque() for tp in active
+                tp: deque() for tp in partitions
             }
             loop = asyncio.get_running_loop()
             last_progress = loop.time()
             while active:
                 starving = [tp for tp in active if not buffers[tp]]
                 if starving:
-                    fetched = await consumer.getmany(*starving, timeout_ms=500)
-                    for tp, batch in fetched.items():
-                        buffers[tp].extend(
-                            (_event_time(r), r) for r in batch if r.offset < ends[tp]
-                        )
+                    fetched = await consumer.getmany(*starving, timeout_ms=200)
                     for tp in starving:
-                        if not buffers[tp] and await consumer.position(tp) >= ends[tp]:
-                            active.discard(tp)  # only markers were left
-                    if fetched:
+                        highwater = consumer.highwater(tp)
+                        if tp not in ends and highwater is not None:
+                            ends[tp] = max(highwater, listed[tp])
+                    for tp, batch in fetched.items():
+                        end = ends.get(tp)
+                        buffers[tp].extend(
+                            (_event_time(r), r) for r in batch if end is None or r.offset < end
+                        )
+                    finished = [
+                        tp
+                        for tp in starving
+                        if tp in ends
+                        and not buffers[tp]
+                        and await consumer.position(tp) >= ends[tp]
+                    ]
+                    active.difference_update(finished)
+                    if fetched or finished:
                         last_progress = loop.time()
                     elif loop.time() - last_progress > self.stall_timeout:
                         missing = {f"{tp.topic}[{tp.partition}]" for tp in active}
@@ -482,7 +560,6 @@ class _TopicReader:
                     yield raw.topic, _kafka_record(raw)
                     if raw.offset + 1 >= ends[tp]:
                         active.discard(tp)
-                        del buffers[tp]
                     elif buffers[tp]:
                         heapq.heappush(heads, (buffers[tp][0][0], tp.topic, tp.partition, tp))
                     else:
@@ -529,6 +606,15 @@ async def _log_batch(conn: AsyncConnection, after: int, limit: int) -> list[Outb
 
 async def _count(conn: AsyncConnection, table: Any) -> int:
     return int(await conn.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite file URL whose file does not exist (opening it would create it)."""
+    parsed = normalize_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:"):
+        return None
+    return None if Path(path).exists() else path
 
 
 def _display(db: Database) -> str:
