@@ -7,13 +7,15 @@ run on the same machine; the figures are only comparable within one run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shutil
 import sqlite3
+import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -224,3 +226,66 @@ def print_table(rows: list[Row]) -> None:
 def print_json(payload: dict[str, Any]) -> None:
     """One JSON line with everything (for machines)."""
     print(json.dumps(payload, sort_keys=True, default=str))
+
+
+@dataclass
+class Latency:
+    key: str
+    metric: str
+    baseline_label: str
+    hub_ms: list[float] = field(default_factory=list)
+    baseline_ms: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def quantile(samples: list[float], q: float) -> float:
+        if not samples:
+            return float("nan")
+        ordered = sorted(samples)  # nearest rank
+        return ordered[min(len(ordered), max(1, math.ceil(q * len(ordered)))) - 1]
+
+    def as_dict(self) -> dict[str, Any]:
+        summary = {
+            f"{side}_{name}": self.quantile(samples, q)
+            for side, samples in (("hub", self.hub_ms), ("baseline", self.baseline_ms))
+            for name, q in (("p50_ms", 0.5), ("p99_ms", 0.99))
+        }
+        hub_mean = statistics.fmean(self.hub_ms) if self.hub_ms else float("nan")
+        base_mean = statistics.fmean(self.baseline_ms) if self.baseline_ms else float("nan")
+        return {
+            **{k: v for k, v in asdict(self).items() if not k.endswith("_ms")},
+            **summary,
+            "hub_mean_ms": hub_mean,
+            "baseline_mean_ms": base_mean,
+            "samples": len(self.hub_ms),
+        }
+
+
+def print_latency(rows: list[Latency]) -> None:
+    header = ("metric", "a-h p50 ms", "a-h p99 ms", "baseline", "base p50", "base p99", "p50 x")
+    cells = []
+    for row in rows:
+        d = row.as_dict()
+        ratio = d["hub_p50_ms"] / d["baseline_p50_ms"] if d["baseline_p50_ms"] > 0 else float("nan")
+        cells.append(
+            (
+                row.metric,
+                f"{d['hub_p50_ms']:.2f}",
+                f"{d['hub_p99_ms']:.2f}",
+                row.baseline_label,
+                f"{d['baseline_p50_ms']:.2f}",
+                f"{d['baseline_p99_ms']:.2f}",
+                f"{ratio:.1f}x",
+            )
+        )
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    right = {1, 2, 4, 5, 6}
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(values)
+        ).rstrip()
+
+    print(line(header))
+    print("  ".join("-" * w for w in widths))
+    for cell in cells:
+        print(line(cell))

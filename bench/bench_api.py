@@ -249,6 +249,9 @@ def hub_server(workdir: Path) -> contextlib.AbstractContextManager[Server]:
         "ARTIFACT_HUB_RATE_LIMIT_PER_SECOND": "1000000",
         "ARTIFACT_HUB_RATE_LIMIT_BURST": "10000000",
         "ARTIFACT_HUB_SWEEP_ENABLED": "false",
+        # Search documents are still written (lexical); embedding every push with MiniLM is
+        # search's own cost, measured by bench_search.py, not the REST API's.
+        "ARTIFACT_HUB_SEARCH_EMBEDDER": "none",
     }
     command = [
         sys.executable,

@@ -25,6 +25,7 @@ from artifact_hub.errors import (
     UploadNotFoundError,
     VersionNotFoundError,
 )
+from artifact_hub.facade import ArtifactFacade, RunContext
 from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas import Artifact, ArtifactVersion, Caller
 from artifact_hub.settings import HubSettings
@@ -36,6 +37,7 @@ __all__ = [
     "Artifact",
     "ArtifactDeletedError",
     "ArtifactExpiredError",
+    "ArtifactFacade",
     "ArtifactHubError",
     "ArtifactNotFoundError",
     "ArtifactVersion",
@@ -53,6 +55,7 @@ __all__ = [
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitedError",
+    "RunContext",
     "ServerError",
     "SessionNotFoundError",
     "SessionSealedError",

@@ -7,7 +7,11 @@ classes with :func:`error_for_code`::
 
     ArtifactHubError
     ├── InvalidRequestError            invalid_request          400
-    │   └── TTLExceedsPlanLimitError   ttl_exceeds_plan_limit   400
+    │   ├── TTLExceedsPlanLimitError   ttl_exceeds_plan_limit   400
+    │   ├── StepInputError             step_input_invalid       400 (a workflow step's input)
+    │   ├── UnknownAgentError          unknown_agent            400 (no step agent by that name)
+    │   ├── WorkflowInvalidError       workflow_invalid         422 (a workflow's JSON or graph)
+    │   └── TemplateError              template_error           422 (a step's << >> templates)
     ├── AuthenticationError            unauthorized             401
     ├── PermissionDeniedError          forbidden                403
     │   └── QuotaExceededError         quota_exceeded           403
@@ -27,8 +31,13 @@ classes with :func:`error_for_code`::
     ├── ChecksumMismatchError          checksum_mismatch        422
     ├── RateLimitedError               rate_limited             429
     ├── ServerError                    server_error             500
-    └── EventRejectedError             event_rejected           (events only: the reason a
-                                                                 message went to the DLQ)
+    ├── SearchUnavailableError         search_unavailable       501 (no embedder for
+    │                                                            semantic search)
+    ├── EventRejectedError             event_rejected           (events only: the reason a
+    │                                                            message went to the DLQ)
+    ├── StepTimeoutError               step_timeout             504 (a workflow step ran too long)
+    └── DependencyFailedError          dependency_failed        424 (a step skipped: its
+                                                                 dependency did not succeed)
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ __all__ = [
     "AuthenticationError",
     "ChecksumMismatchError",
     "ConflictError",
+    "DependencyFailedError",
     "EventNotReadyError",
     "EventRejectedError",
     "FileTooLargeError",
@@ -54,12 +64,18 @@ __all__ = [
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitedError",
+    "SearchUnavailableError",
     "ServerError",
     "SessionNotFoundError",
     "SessionSealedError",
+    "StepInputError",
+    "StepTimeoutError",
     "TTLExceedsPlanLimitError",
+    "TemplateError",
+    "UnknownAgentError",
     "UploadNotFoundError",
     "VersionNotFoundError",
+    "WorkflowInvalidError",
     "error_for_code",
     "status_for",
 ]
@@ -112,6 +128,41 @@ class TTLExceedsPlanLimitError(InvalidRequestError):
 
     code = "ttl_exceeds_plan_limit"
     status = 400
+
+
+class StepInputError(InvalidRequestError):
+    """A workflow step agent was given input it cannot use (missing field, wrong type, ...)."""
+
+    code = "step_input_invalid"
+    status = 400
+
+
+class UnknownAgentError(InvalidRequestError):
+    """A workflow step names an agent that no registry knows."""
+
+    code = "unknown_agent"
+    status = 400
+
+
+class WorkflowInvalidError(InvalidRequestError):
+    """A workflow cannot run as written: bad JSON, a cycle, an unknown step or agent, ...
+
+    The message names the step at fault.
+    """
+
+    code = "workflow_invalid"
+    status = 422
+
+
+class TemplateError(InvalidRequestError):
+    """A step's ``<< >>`` (or ``{{ }}``) template is refused or fails to resolve.
+
+    Undefined names, sandbox escapes, statements and oversized results all end here; the
+    context carries ``step_id`` and ``expression``.
+    """
+
+    code = "template_error"
+    status = 422
 
 
 class AuthenticationError(ArtifactHubError):
@@ -251,6 +302,13 @@ class ServerError(ArtifactHubError):
     status = 500
 
 
+class SearchUnavailableError(ArtifactHubError):
+    """Semantic search was asked for but this hub has no embedder (see the message's hint)."""
+
+    code = "search_unavailable"
+    status = 501
+
+
 class EventRejectedError(ArtifactHubError):
     """An event cannot be applied and must go to the dead-letter topic with this reason."""
 
@@ -265,9 +323,27 @@ class EventNotReadyError(ArtifactHubError):
     status = 409
 
 
+class StepTimeoutError(ArtifactHubError):
+    """A workflow step did not finish within its ``timeout``."""
+
+    code = "step_timeout"
+    status = 504
+
+
+class DependencyFailedError(ArtifactHubError):
+    """A workflow step was skipped because a step it depends on did not succeed."""
+
+    code = "dependency_failed"
+    status = 424
+
+
 _ALL: tuple[type[ArtifactHubError], ...] = (
     InvalidRequestError,
     TTLExceedsPlanLimitError,
+    StepInputError,
+    UnknownAgentError,
+    WorkflowInvalidError,
+    TemplateError,
     AuthenticationError,
     PermissionDeniedError,
     QuotaExceededError,
@@ -285,8 +361,11 @@ _ALL: tuple[type[ArtifactHubError], ...] = (
     ChecksumMismatchError,
     RateLimitedError,
     ServerError,
+    SearchUnavailableError,
     EventRejectedError,
     EventNotReadyError,
+    StepTimeoutError,
+    DependencyFailedError,
 )
 _BY_CODE: dict[str, type[ArtifactHubError]] = {cls.code: cls for cls in _ALL}
 

@@ -88,6 +88,19 @@ class HubSettings(BaseSettings):
     )
     retention_days: float = Field(default=30, gt=0, description="Soft-deleted -> hard-deleted.")
     sweep_interval_seconds: float = Field(default=60, gt=0)
+    search_embedder: Literal["minilm", "hashing", "none"] = Field(
+        default="minilm",
+        description=(
+            "Semantic search's embedder: 'minilm' (all-MiniLM-L6-v2, offline, needs the "
+            "'semantic' extra), 'hashing' (feature hashing, no model: tests only) or 'none' "
+            "(lexical and structured search only)."
+        ),
+    )
+    search_text_limit: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="Bytes of a text-like artifact's content that search indexes.",
+    )
     bootstrap_tenant: str = Field(
         default="default", description="Tenant that serve creates (with a key) on an empty hub."
     )

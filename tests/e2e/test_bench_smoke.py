@@ -10,6 +10,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench_env() -> dict[str, str]:
+    """This environment, with the package's source first on the path (benches run as scripts)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
 BENCH = ROOT / "bench" / "bench_core.py"
 BENCH_API = ROOT / "bench" / "bench_api.py"
 
@@ -29,10 +40,7 @@ ROW_KEYS = {
 
 
 def test_bench_core_runs_and_prints_every_row(tmp_path: Path) -> None:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
-    )
+    env = bench_env()
     proc = subprocess.run(
         [
             sys.executable,
@@ -91,10 +99,7 @@ API_ROW_KEYS = {
 
 
 def test_bench_api_runs_and_prints_every_row(tmp_path: Path) -> None:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
-    )
+    env = bench_env()
     proc = subprocess.run(
         [
             sys.executable,
@@ -146,10 +151,7 @@ BUS_ROW_KEYS = {
 def test_bench_bus_runs_and_prints_every_row(tmp_path: Path) -> None:
     # Its own Tansu broker (or KAFKA_BOOTSTRAP_SERVERS); PostgreSQL at DATABASE_URL or
     # 127.0.0.1:5432 when it answers, else the report says the PostgreSQL rows were skipped.
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
-    )
+    env = bench_env()
     proc = subprocess.run(
         [
             sys.executable,
@@ -194,4 +196,191 @@ def test_bench_bus_runs_and_prints_every_row(tmp_path: Path) -> None:
         assert math.isfinite(p50) and 0 < p50 <= p99, latency
 
     # The broker it started is gone with the work folder.
+    assert list(tmp_path.iterdir()) == []
+
+
+BENCH_WORKFLOW = ROOT / "bench" / "bench_workflow.py"
+WORKFLOW_ROW_KEYS = {"chain", "chain_templated", "fanout"}
+
+
+def test_bench_workflow_runs_and_prints_every_row() -> None:
+    env = bench_env()
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_WORKFLOW), "--steps", "10", "--repeat", "2", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout
+    for needle in ("machine:", "nproc:", "python:", "runner overhead"):
+        assert needle in out, needle
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["bench"] == "workflow"
+    assert report["params"] == {"steps": 10, "repeat": 2}
+    rows = {row["key"]: row for row in report["rows"]}
+    assert set(rows) == WORKFLOW_ROW_KEYS
+    for key, row in rows.items():
+        for field in ("hub", "baseline", "ratio"):
+            assert math.isfinite(row[field]) and row[field] > 0, (key, field, row[field])
+        assert len(row["hub_samples"]) == len(row["baseline_samples"]) == 2, row
+        assert any(
+            row["metric"] in line and row["baseline_label"] in line for line in out.splitlines()
+        ), key
+
+
+BENCH_STEPS = ROOT / "bench" / "bench_steps.py"
+STEPS_ROW_KEYS = {"step_roundtrip", "loader_inprocess", "saver_inprocess", "lineage_chain"}
+
+
+def test_bench_steps_runs_and_prints_every_row(tmp_path: Path) -> None:
+    # Its own Tansu broker (or KAFKA_BOOTSTRAP_SERVERS) and an embedded hub in tmp_path.
+    env = bench_env()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH_STEPS),
+            "--requests",
+            "5",
+            "--calls",
+            "5",
+            "--depth",
+            "3",
+            "--workdir",
+            str(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout
+    for needle in ("machine:", "kafka:", "p50", "lineage:"):
+        assert needle in out, needle
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["params"] == {"requests": 5, "calls": 5, "depth": 3, "fetch_max_wait_ms": 10}
+    rows = {row["key"]: row for row in report["rows"]}
+    assert set(rows) == STEPS_ROW_KEYS
+    for key, row in rows.items():
+        for field in ("hub", "baseline", "ratio"):
+            assert math.isfinite(row[field]) and row[field] > 0, (key, field, row[field])
+        assert any(
+            row["metric"] in line and row["baseline_label"] in line for line in out.splitlines()
+        ), key
+    assert list(tmp_path.iterdir()) == []  # the broker and the hub went with the work folder
+
+
+FACADE_ROW_KEYS = {
+    "save_text",
+    "load_bytes_by_id",
+    "ingest_dir_new",
+    "ingest_dir_changed",
+    "as_local_dir_cold",
+    "as_local_dir_warm",
+}
+
+
+def test_bench_facade_runs_and_prints_every_row(tmp_path: Path) -> None:
+    env = bench_env()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_facade.py"),
+            "--count",
+            "2",
+            "--files",
+            "5",
+            "--changed",
+            "0.2",
+            "--workdir",
+            str(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout
+    for needle in ("machine:", "in-process facade", "page cache NOT dropped"):
+        assert needle in out, needle
+    report = json.loads(out.strip().splitlines()[-1])
+    rows = {row["key"]: row for row in report["rows"]}
+    assert set(rows) == FACADE_ROW_KEYS
+    assert report["params"] == {"count": 2, "files": 5, "changed": 0.2}
+    for key, row in rows.items():
+        for field in ("hub", "baseline", "ratio"):
+            assert math.isfinite(row[field]) and row[field] > 0, (key, field, row[field])
+    assert "1 files uploaded, 4 found by sha256" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+SEARCH_ROW_KEYS = {
+    f"{mode}_{backend}"
+    for mode in ("structured", "lexical", "semantic", "hybrid")
+    for backend in ("sqlite", "postgres")
+}
+
+
+def test_bench_search_runs_and_prints_every_row(tmp_path: Path) -> None:
+    # PostgreSQL at DATABASE_URL or 127.0.0.1:5432 when it answers, else its rows are skipped.
+    env = bench_env()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_search.py"),
+            "--size",
+            "300",
+            "--queries",
+            "5",
+            "--semantic-queries",
+            "3",
+            "--embedder",
+            "hashing",
+            "--workdir",
+            str(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout
+    for needle in ("machine:", "corpus:", "latency:", "p50", "page cache NOT dropped"):
+        assert needle in out, needle
+    report = json.loads(out.strip().splitlines()[-1])
+    rows = {row["key"]: row for row in report["latency"]}
+    expected = (
+        SEARCH_ROW_KEYS
+        if report["postgres"]
+        else {k for k in SEARCH_ROW_KEYS if not k.endswith("postgres")}
+    )
+    assert set(rows) == expected, out
+    assert report["params"] == {
+        "size": 300,
+        "queries": 5,
+        "semantic_queries": 3,
+        "embedder": "hashing",
+    }
+    for key, row in rows.items():
+        assert row["samples"] == (3 if key.startswith(("semantic", "hybrid")) else 5), key
+        assert row["hits"] > 0, key  # the queries found something: the index was loaded
+        for side in ("hub", "baseline"):
+            p50, p99 = row[f"{side}_p50_ms"], row[f"{side}_p99_ms"]
+            assert math.isfinite(p50) and 0 < p50 <= p99, (key, row)
+        assert any(row["metric"] in line for line in out.splitlines()), key
     assert list(tmp_path.iterdir()) == []

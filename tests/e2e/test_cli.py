@@ -90,6 +90,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARTIFACT_HUB_")}
+    # The MiniLM model would take ~13 s of CPU to load per hub; search has its own tests.
+    env["ARTIFACT_HUB_SEARCH_EMBEDDER"] = "hashing"
     log_path = root / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

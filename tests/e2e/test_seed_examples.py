@@ -66,6 +66,8 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 def _stack_env(request: pytest.FixtureRequest, stack: str, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARTIFACT_HUB_")}
+    # The MiniLM model would take ~13 s of CPU to load per hub; search has its own tests.
+    env["ARTIFACT_HUB_SEARCH_EMBEDDER"] = "hashing"
     env["ARTIFACT_HUB_DATA_DIR"] = str(data_dir)
     env["ARTIFACT_HUB_SIGNING_SECRET"] = secrets.token_hex(32)
     if stack == "s3-postgres":

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.integration.conftest import STACKS, stack_settings
+from tests.integration.conftest import STACKS, stack_settings, stop_within
 
 from artifact_hub.api import create_app
 from artifact_hub.plugin import Hub
@@ -103,6 +103,6 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
             await _make_keys(env)
             yield env
     finally:
-        await hub.stop()
+        await stop_within(hub, 120)
         if cleanup:
             cleanup()

@@ -289,3 +289,20 @@ async def test_async_client_builds_the_same_requests(tmp_path: Path) -> None:
         assert (await client.whoami()).plan == "pro"
         assert (await client.create_link("art_1")).id == "lnk_1"
         assert json.loads(recorder.last.content) == {}
+
+
+def test_lineage_is_a_get_and_parses_the_graph() -> None:
+    graph = {
+        "artifact_id": "art_1",
+        "nodes": [
+            {"artifact_id": "art_1", "name": "out.json"},
+            {"artifact_id": "art_0", "hidden": True},
+        ],
+        "edges": [{"source": "art_0", "source_version": 1, "target": "art_1", "target_version": 1}],
+        "upstream": ["art_0"],
+    }
+    client, rec = make_client(lambda r: httpx.Response(200, json=graph))
+    answer = client.lineage("art/1")
+    assert rec.last.method == "GET" and rec.last.url.raw_path == b"/v1/artifacts/art%2F1/lineage"
+    assert answer.upstream == ["art_0"] and answer.nodes[1].hidden and answer.downstream == []
+    assert answer.edges[0].source == "art_0" and answer.edges[0].run_id is None

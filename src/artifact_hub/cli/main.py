@@ -23,6 +23,7 @@ import typer
 from artifact_hub.cli.admin import admin_app, ensure_bootstrap_key
 from artifact_hub.cli.output import EXIT_CODES, HUB_UNREACHABLE, console, errors, fail, print_json
 from artifact_hub.cli.remote import HubOptions, register
+from artifact_hub.cli.workflow_cli import workflow_app
 from artifact_hub.errors import ArtifactHubError
 from artifact_hub.plugin import Hub
 from artifact_hub.settings import HubSettings
@@ -37,7 +38,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The index database.", no_args_is_help=True)
 app.add_typer(db_app, name="db", rich_help_panel="Hub")
+index_app = typer.Typer(
+    help="The index: rebuild it from the topics or the event log.", no_args_is_help=True
+)
+app.add_typer(index_app, name="index", rich_help_panel="Hub")
 app.add_typer(admin_app, name="admin", rich_help_panel="Hub")
+app.add_typer(workflow_app, name="workflow", rich_help_panel="Workflows")
 register(app)
 
 T = TypeVar("T")
@@ -155,6 +161,30 @@ def consumers(
 
 
 @app.command(rich_help_panel="Hub")
+def steps(
+    data_dir: DataDir = None,
+    group: Annotated[str, typer.Option(help="Consumer group id.")] = "artifact-hub-steps",
+    agents: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--agents", help="A module or .py file that registers more agents (repeatable)."
+        ),
+    ] = None,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Where data-loader writes files (as: path).")
+    ] = None,
+) -> None:
+    """Run the step agents as a Kafka service: <prefix>steps.requests in, replies out."""
+    from artifact_hub.workflow_steps.service import run_step_service
+
+    _run(
+        run_step_service(
+            _settings(data_dir), group_id=group, agent_modules=agents or (), work_dir=work_dir
+        )
+    )
+
+
+@app.command(rich_help_panel="Hub")
 def asyncapi(
     prefix: Annotated[str, typer.Option(help="Topic prefix of the deployment.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of YAML.")] = False,
@@ -202,6 +232,60 @@ def db_upgrade(data_dir: DataDir = None, revision: str = "head") -> None:
 
     _run(run())
     errors.print(f"migrated {settings.resolved_database_url} to {revision}")
+
+
+@index_app.command("rebuild")
+def index_rebuild(
+    data_dir: DataDir = None,
+    from_log: Annotated[
+        bool,
+        typer.Option("--from-log", help="Replay the database's own event log (trimmed topics)."),
+    ] = False,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Database URL to rebuild into (default: the hub's own; needs --force)."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="With --from-log: the database whose log is replayed.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Empty a non-empty target's index first.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Rebuild the index and access lists from the topics, or from the event log."""
+    from artifact_hub.index.rebuild import RebuildReport, rebuild_index
+
+    def show(report: RebuildReport) -> None:
+        if not as_json:
+            errors.print(f"  {report.read} read, {report.applied} applied", end="\r")
+
+    report = _run(
+        rebuild_index(
+            _settings(data_dir),
+            from_log=from_log,
+            target=target,
+            source=source,
+            force=force,
+            progress=show,
+        )
+    )
+    if as_json:
+        print_json(
+            {
+                "source": report.source,
+                "target": report.target,
+                "read": report.read,
+                "applied": report.applied,
+                "parked": report.parked,
+                "duplicates": report.duplicates,
+                "waiting": report.waiting,
+                "rejected": [dataclasses.asdict(r) for r in report.rejected],
+                "seconds": round(report.seconds, 3),
+            }
+        )
+    else:
+        console.print(report.summary())
 
 
 @app.command(rich_help_panel="Hub")

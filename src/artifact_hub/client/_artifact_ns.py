@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 from artifact_hub.client._base import ALL_SESSIONS, ListFilters, Progress, Source
 from artifact_hub.schemas.api import Upload
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion
+from artifact_hub.schemas.lineage import LineageGraph
 
 if TYPE_CHECKING:
     from artifact_hub.client._async import AsyncClient
@@ -274,6 +275,10 @@ class ArtifactNamespace:
     async def get_access(self, artifact_id: str) -> Access:
         """Who the artifact is shared with (``.agents``, ``.groups``)."""
         return await self._client.access(artifact_id)
+
+    async def lineage(self, artifact_id: str) -> LineageGraph:
+        """Where the artifact came from and what was made from it (``.nodes``, ``.edges``)."""
+        return await self._client.lineage(artifact_id)
 
     # --- delete
 

@@ -584,6 +584,20 @@ def _form_value(value: Any) -> str:
     return str(value)
 
 
+def _label_value(value: Any) -> str:
+    """A ``label.<k>=v`` value: the server reads it as JSON when it parses, else as a string.
+
+    So a string that would parse (``"42"``, ``"true"``) is sent JSON-quoted to stay a string.
+    """
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
+        return json.dumps(value)
+    return _form_value(value)
+
+
 def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -827,6 +841,9 @@ class BaseClient:
     def _access(self, artifact_id: str) -> Call:
         return Call("GET", f"/v1/artifacts/{_seg(artifact_id)}/access")
 
+    def _lineage(self, artifact_id: str) -> Call:
+        return Call("GET", f"/v1/artifacts/{_seg(artifact_id)}/lineage")
+
     def _extend_ttl(self, artifact_id: str, ttl: TTL) -> Call:
         fields = ttl_fields(ttl)
         body: dict[str, Any] = (
@@ -893,10 +910,44 @@ class BaseClient:
         }
         params.extend((k, _query_value(v)) for k, v in simple.items() if v is not None)
         params.extend(("tag", tag) for tag in tags or ())
-        params.extend((f"label.{k}", _form_value(v)) for k, v in (labels or {}).items())
+        params.extend((f"label.{k}", _label_value(v)) for k, v in (labels or {}).items())
         if metadata:
             params.append(("metadata", json.dumps(dict(metadata), separators=(",", ":"))))
         return Call("GET", "/v1/shared" if shared else "/v1/artifacts", params)
+
+    def _search(
+        self,
+        query: str | None = None,
+        *,
+        mode: str | None = None,
+        kind: str | None = None,
+        tags: Sequence[str] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        metric: str | None = None,
+        metric_mode: str | None = None,
+        time_window: str | timedelta | float | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> Call:
+        if isinstance(time_window, timedelta):
+            time_window = f"{time_window.total_seconds():g}s"
+        simple = {
+            "q": query,
+            "mode": mode,
+            "kind": kind,
+            "metric": metric,
+            "metric_mode": metric_mode,
+            "time_window": time_window,
+            "created_after": created_after,
+            "created_before": created_before,
+            "limit": limit,
+        }
+        params = [(k, _query_value(v)) for k, v in simple.items() if v is not None]
+        params.extend(("tag", tag) for tag in tags or ())
+        if labels:
+            params.append(("labels", json.dumps(dict(labels), separators=(",", ":"), default=str)))
+        return Call("GET", "/v1/search", params)
 
     # --- response parsing
 

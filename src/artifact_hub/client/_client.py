@@ -8,6 +8,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Unpack
@@ -35,6 +36,8 @@ from artifact_hub.client._base import (
 from artifact_hub.errors import ServerError
 from artifact_hub.schemas.api import ArtifactList, Link, SignedUrl, Upload, VersionList, WhoAmI
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Session
+from artifact_hub.schemas.lineage import LineageGraph
+from artifact_hub.schemas.search import SearchHit, SearchResults
 
 __all__ = ["Client"]
 
@@ -401,6 +404,13 @@ class Client(BaseClient):
         """Who the artifact is shared with."""
         return self._parse(Access, self._send(self._access(artifact_id)))
 
+    def lineage(self, artifact_id: str) -> LineageGraph:
+        """Where the artifact came from and what was made from it (workflow lineage).
+
+        Artifacts of the tenant the caller may not read appear as ``hidden`` nodes.
+        """
+        return self._parse(LineageGraph, self._send(self._lineage(artifact_id)))
+
     # --- read
 
     def get(self, artifact_id: str) -> Artifact:
@@ -410,6 +420,57 @@ class Client(BaseClient):
     def versions(self, artifact_id: str) -> list[ArtifactVersion]:
         """Every live version of an artifact, oldest first."""
         return self._parse(VersionList, self._send(self._versions(artifact_id))).data
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        mode: str | None = None,
+        kind: str | None = None,
+        tags: Sequence[str] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        metric: str | None = None,
+        metric_mode: str | None = None,
+        time_window: str | timedelta | float | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> list[SearchHit]:
+        """Search what the caller may read (``GET /v1/search``), best first.
+
+        Args:
+            query: Free text; without it the search is structured (filters only).
+            mode: ``structured``, ``lexical``, ``semantic`` or ``hybrid`` (default: hybrid
+                with a query, structured without).
+            kind: Only this kind.
+            tags: Every one of these tags.
+            labels: Label equality; scope keys (``run_id``, ``session_id``...) match the
+                artifact's scope fields too.
+            metric: Rank by this metric (structured search); the hit's ``score`` is its value.
+            metric_mode: ``max`` or ``min``.
+            time_window: Only artifacts created within it (``"24h"``, ``"7d"``, a timedelta).
+            created_after: Only artifacts created at or after this moment.
+            created_before: Only artifacts created before this moment.
+            limit: At most this many hits (1..1000, default 10).
+
+        Example:
+            >>> hits = client.search("quarterly revenue", kind="report")  # doctest: +SKIP
+            >>> hits[0].artifact.name, hits[0].score  # doctest: +SKIP
+        """
+        call = self._search(
+            query,
+            mode=mode,
+            kind=kind,
+            tags=tags,
+            labels=labels,
+            metric=metric,
+            metric_mode=metric_mode,
+            time_window=time_window,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+        )
+        return self._parse(SearchResults, self._send(call)).data
 
     def list_page(
         self,

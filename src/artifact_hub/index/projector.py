@@ -31,6 +31,7 @@ from artifact_hub.schemas.events import (
     EventBase,
     SessionSealed,
 )
+from artifact_hub.schemas.lineage import Lineage
 
 __all__ = ["IndexProjector", "event_digest", "label_value", "lock_artifact"]
 
@@ -202,9 +203,9 @@ class IndexProjector:
                 pinned=event.pinned,
                 uri=event.uri,
                 preview_uri=event.preview_uri,
-                run_id=event.run_id,
-                graph_id=event.graph_id,
-                node_id=event.node_id,
+                run_id=event.run_id or (event.lineage.run_id if event.lineage else None),
+                graph_id=event.graph_id or (event.lineage.workflow_id if event.lineage else None),
+                node_id=event.node_id or (event.lineage.step_id if event.lineage else None),
                 tool_name=event.tool_name,
                 tool_version=event.tool_version,
                 org_id=event.org_id,
@@ -233,6 +234,8 @@ class IndexProjector:
         await self._replace_pairs(conn, event.artifact_id, "label", event.labels, fresh=True)
         await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata, fresh=True)
         await self._replace_tags(conn, event.artifact_id, event.tags, fresh=True)
+        if event.lineage is not None:
+            await self._lineage(conn, event, 1, event.lineage)
         if event.session_id:
             await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
 
@@ -272,11 +275,51 @@ class IndexProjector:
         }
         if event.content_type is not None:
             values["content_type"] = event.content_type
+        if event.lineage is not None:
+            # The artifact row names the run that made its current version.
+            values["run_id"] = event.lineage.run_id
+            if event.lineage.workflow_id is not None:
+                values["graph_id"] = event.lineage.workflow_id
+            if event.lineage.step_id is not None:
+                values["node_id"] = event.lineage.step_id
+            await self._lineage(conn, event, event.version, event.lineage)
         await conn.execute(
             update(t.artifacts).where(t.artifacts.c.artifact_id == event.artifact_id).values(values)
         )
         if event.metadata is not None:
             await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata)
+
+    @staticmethod
+    async def _lineage(
+        conn: AsyncConnection, event: ArtifactEvent, version: int, lineage: Lineage
+    ) -> None:
+        """Record which run and step made ``version``, and the versions it was made from."""
+        await conn.execute(
+            insert(t.artifact_lineage).values(
+                artifact_id=event.artifact_id,
+                version=version,
+                tenant_id=event.tenant_id,
+                run_id=lineage.run_id,
+                workflow_id=lineage.workflow_id,
+                step_id=lineage.step_id,
+                created_at=event.occurred_at,
+            )
+        )
+        inputs = {(i.artifact_id, i.version): None for i in lineage.inputs}  # unique, in order
+        if inputs:
+            await conn.execute(
+                insert(t.lineage_inputs),
+                [
+                    {
+                        "artifact_id": event.artifact_id,
+                        "version": version,
+                        "input_artifact_id": input_id,
+                        "input_version": input_version,
+                        "tenant_id": event.tenant_id,
+                    }
+                    for input_id, input_version in inputs
+                ],
+            )
 
     async def _shared(self, conn: AsyncConnection, event: ArtifactShared) -> None:
         entries = t.access_entries
@@ -343,6 +386,8 @@ class IndexProjector:
                 t.artifact_labels,
                 t.artifact_tags,
                 t.access_entries,
+                t.artifact_lineage,
+                t.lineage_inputs,
             ):
                 await conn.execute(delete(table).where(table.c.artifact_id == event.artifact_id))
             await conn.execute(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -29,16 +30,21 @@ __all__ = [
     "access_entries",
     "api_keys",
     "artifact_labels",
+    "artifact_lineage",
     "artifact_tags",
     "artifact_versions",
     "artifacts",
     "deferred_events",
     "idempotency_keys",
     "ingestion_secrets",
+    "lineage_inputs",
     "links",
     "metadata",
     "outbox",
     "processed_events",
+    "search_documents",
+    "search_state",
+    "search_vectors",
     "sessions",
     "tenants",
     "uploads",
@@ -267,6 +273,33 @@ access_entries = Table(
     Index(None, "principal_type", "principal_id", "artifact_id"),
 )
 
+# Lineage (from the ``lineage`` of artifact.created / artifact.versioned): the workflow run and
+# step that saved an artifact version, and the artifact versions its upstream steps loaded.
+artifact_lineage = Table(
+    "artifact_lineage",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("run_id", String(200), nullable=False),
+    Column("workflow_id", String(200)),
+    Column("step_id", String(200)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "tenant_id", "run_id"),
+)
+
+lineage_inputs = Table(
+    "lineage_inputs",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("input_artifact_id", String(64), primary_key=True),
+    Column("input_version", Integer, primary_key=True),
+    Column("tenant_id", String(128), nullable=False),
+    # Downstream walks look inputs up by the artifact they name.
+    Index(None, "input_artifact_id", "tenant_id"),
+)
+
 sessions = Table(
     "sessions",
     metadata,
@@ -322,4 +355,49 @@ outbox = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
     Index(None, "sent_at", "id"),
+)
+
+# Search (service/search.py): one document per live artifact, the text that lexical and semantic
+# search see (name, kind, labels, tags, metadata values and the text of text-like content). Kept
+# up to date after each commit by ``SearchIndexer``; ``revision`` is the artifact's revision it
+# was built from, so a stale or missing document is found with one join. Derived data only:
+# structured filters never read it, and ``SearchIndexer.reindex`` rebuilds it from the index and
+# the blobs. Migration 0005 adds the full-text structures beside it, which this metadata does
+# not describe: an FTS5 table ``search_fts`` on SQLite, a generated ``tsvector`` column
+# ``body_tsv`` with a GIN index on PostgreSQL.
+search_documents = Table(
+    "search_documents",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("indexed_at", UTCDateTime(), nullable=False),
+    Index(None, "tenant_id"),
+)
+
+# The embedding of each search document, per embedder model: float32 little-endian bytes
+# (numpy's ``tobytes``); ``body_sha256`` tells whether the document changed since.
+search_vectors = Table(
+    "search_vectors",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("model", String(128), primary_key=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Index(None, "tenant_id", "model"),
+)
+
+# One row per tenant whose search documents or vectors changed: ``version`` is bumped in the
+# same transaction as every such change, so a process holding a tenant's vectors in memory
+# (service/search.py VectorCache) knows with one primary-key read whether they are current.
+search_state = Table(
+    "search_state",
+    metadata,
+    Column("tenant_id", String(128), primary_key=True),
+    Column("version", BigInteger, nullable=False),
 )

@@ -8,8 +8,10 @@ consumers; in distributed mode it publishes them to Kafka, where the consumer pr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -22,8 +24,10 @@ from artifact_hub.consumers.app import ARTIFACT_TOPICS
 from artifact_hub.consumers.projection import IndexConsumer
 from artifact_hub.index.database import Database
 from artifact_hub.index.outbox import Outbox
+from artifact_hub.index.search import SearchIndexer
 from artifact_hub.service.accounts import AccountService
 from artifact_hub.service.artifacts import ArtifactService
+from artifact_hub.service.embedders import build_embedder
 from artifact_hub.service.idempotency import IdempotencyStore
 from artifact_hub.service.sweeper import Sweeper
 from artifact_hub.settings import HubSettings
@@ -32,6 +36,7 @@ from artifact_hub.storage.local import LocalBlobStore
 
 if TYPE_CHECKING:
     from artifact_hub.service.links import LinkService
+    from artifact_hub.service.search import SearchService
     from artifact_hub.service.signing import UrlSigner
     from artifact_hub.service.uploads import UploadService
 
@@ -70,6 +75,7 @@ class Hub:
         bus: The in-process bus in embedded mode (subscribe downstream handlers to it), else
             None.
         consumer: The in-process index consumer in embedded mode, else None.
+        indexer: Keeps the search documents current after each commit (see ``search``).
     """
 
     def __init__(
@@ -85,6 +91,14 @@ class Hub:
         self.outbox = Outbox(settings.topic_prefix)
         self.bus: InProcessBus | None = None
         self.consumer: IndexConsumer | None = None
+        # Built (cheaply: the model loads on first use) before the service and the consumer,
+        # which tell it what changed.
+        self.indexer = SearchIndexer(
+            self.db,
+            self.blobs,
+            build_embedder(settings.search_embedder),
+            text_limit=settings.search_text_limit,
+        )
         if publisher is None:
             if settings.event_bus == "kafka":
                 # Signed with the hub's bus secret: consumers tell the hub's own events from
@@ -99,7 +113,7 @@ class Hub:
                 )
             else:
                 self.bus = InProcessBus()
-                self.consumer = IndexConsumer(self.db)
+                self.consumer = IndexConsumer(self.db, after_apply=self.indexer.on_event)
                 for topic in ARTIFACT_TOPICS:
                     self.bus.subscribe(
                         settings.topic_prefix + topic, self.consumer.handle_inprocess
@@ -118,6 +132,7 @@ class Hub:
             self.blobs,
             outbox=self.outbox,
             on_commit=self.relay.notify,
+            after_commit=[self.indexer.on_event],
             default_ttl=settings.default_ttl,
             source=settings.event_source,
         )
@@ -155,6 +170,13 @@ class Hub:
             (self.settings.data_dir / "uploads").resolve(),
         )
 
+    @cached_property
+    def search(self) -> SearchService:
+        """Structured, lexical, semantic and hybrid search, and ``best`` by a metric."""
+        from artifact_hub.service.search import SearchService
+
+        return SearchService(self.db, self.indexer, self.indexer.embedder)
+
     async def start(self) -> None:
         """Apply migrations, prepare the blob store, and start the relay."""
         await self.db.migrate()
@@ -163,21 +185,43 @@ class Hub:
             await ensure()
         if self.settings.run_relay:
             self.relay.start()
+        self.indexer.start_reindex()  # catch up what changed while no hub was indexing
         if self.settings.sweep_enabled:
             self.sweeper.start()
         self._started = True
 
-    async def stop(self, *, drain_timeout: float = 5.0) -> None:
-        """Publish what is pending (briefly), then stop everything."""
+    async def stop(self, *, drain_timeout: float = 5.0, step_timeout: float = 30.0) -> None:
+        """Publish what is pending (briefly), then stop everything.
+
+        Each step is bounded by ``step_timeout``: one that overruns (a connection stuck in a
+        query, a broker that does not answer) is logged with its name and abandoned, so a
+        shutdown always ends; what it left undone (unsent outbox rows, unindexed documents)
+        is picked up at the next start.
+        """
         if self.settings.run_relay and self._started:
             with contextlib.suppress(Exception):
-                await self.relay.drain(timeout=drain_timeout)
-        await self.sweeper.stop()
-        await self.relay.stop()
-        await self.publisher.stop()
-        await self.blobs.close()
-        await self.db.dispose()
+                await self._bounded(
+                    "drain", self.relay.drain(timeout=drain_timeout), drain_timeout + step_timeout
+                )
+        await self._bounded("sweeper", self.sweeper.stop(), step_timeout)
+        await self._bounded("search indexer", self.indexer.close(), step_timeout)
+        await self._bounded("relay", self.relay.stop(), step_timeout)
+        await self._bounded("publisher", self.publisher.stop(), step_timeout)
+        await self._bounded("blob store", self.blobs.close(), step_timeout)
+        await self._bounded("database", self.db.dispose(), step_timeout)
         self._started = False
+
+    @staticmethod
+    async def _bounded(step: str, work: Coroutine[Any, Any, None], timeout: float) -> None:
+        # Not asyncio.wait_for: on timeout it waits for the cancelled work to finish, which
+        # a step stuck in its own clean-up never does. The work is cancelled and left.
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if task in done:
+            task.result()  # its own error, if any
+            return
+        task.cancel()
+        log.error("hub shutdown: %s did not stop within %.0fs; going on without it", step, timeout)
 
     async def __aenter__(self) -> Hub:
         await self.start()

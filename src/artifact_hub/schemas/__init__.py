@@ -30,6 +30,21 @@ from artifact_hub.schemas.events import (
     topic_for,
 )
 from artifact_hub.schemas.identity import Caller
+from artifact_hub.schemas.lineage import (
+    Lineage,
+    LineageEdge,
+    LineageGraph,
+    LineageInput,
+    LineageNode,
+)
+from artifact_hub.schemas.workflow import (
+    RetryPolicy,
+    RunReport,
+    Step,
+    StepError,
+    StepReport,
+    Workflow,
+)
 
 __all__ = [
     "DLQ_TOPIC",
@@ -49,9 +64,20 @@ __all__ = [
     "EventBase",
     "ExpiryChange",
     "HubEvent",
+    "Lineage",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageInput",
+    "LineageNode",
     "Principal",
+    "RetryPolicy",
+    "RunReport",
     "Session",
     "SessionSealed",
+    "Step",
+    "StepError",
+    "StepReport",
+    "Workflow",
     "parse_event",
     "topic_for",
 ]

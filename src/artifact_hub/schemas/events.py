@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from artifact_hub.schemas.artifacts import Principal
+from artifact_hub.schemas.lineage import Lineage
 
 __all__ = [
     "DLQ_TOPIC",
@@ -144,6 +145,10 @@ class ArtifactCreated(ArtifactEvent):
     client_id: str | None = None
     app_id: str | None = None
     expires_at: datetime | None = None
+    # Left out of the JSON when absent, so the events of hubs without lineage stay the same
+    # bytes (same digests) and consumers from before lineage still accept them.
+    lineage: Lineage | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The workflow run and step that saved it, and what they had loaded (None: not a step)."""
 
     _meta = field_validator("metadata")(classmethod(lambda cls, v: _check_metadata(v)))
 
@@ -160,6 +165,8 @@ class ArtifactVersioned(ArtifactEvent):
     content_type: str | None = None
     metadata: dict[str, Any] | None = None
     agent_id: str | None = None
+    lineage: Lineage | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The workflow run and step that saved this version, and what they had loaded."""
 
     _meta = field_validator("metadata")(classmethod(lambda cls, v: _check_metadata(v)))
 

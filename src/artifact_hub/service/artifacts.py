@@ -53,6 +53,7 @@ from artifact_hub.schemas.events import (
     SessionSealed,
 )
 from artifact_hub.schemas.identity import Caller
+from artifact_hub.schemas.lineage import Lineage, LineageGraph
 from artifact_hub.service.plans import PlanLimits, check_metadata
 from artifact_hub.storage.base import (
     CHUNK_SIZE,
@@ -87,6 +88,8 @@ class ArtifactService:
         blobs: The blob store.
         outbox: The outbox (its topic prefix decides where events go).
         on_commit: Called after every committed change (the relay's ``notify``).
+        after_commit: More callbacks, each given the committed event (search indexing); add to
+            the list after construction too. They must not block: schedule work instead.
         default_ttl: TTL of new artifacts when the caller gives none (None: never expire).
         source: The CloudEvents ``source`` of the events this hub writes.
         limits: The plans' limits (file size, storage quota, TTL) checked on every write.
@@ -101,6 +104,7 @@ class ArtifactService:
         projector: IndexProjector | None = None,
         reader: IndexReader | None = None,
         on_commit: Callable[[], None] | None = None,
+        after_commit: Sequence[Callable[[EventBase], None]] = (),
         default_ttl: timedelta | None = timedelta(days=30),
         source: str = "artifact-hub",
         limits: PlanLimits | None = None,
@@ -111,6 +115,7 @@ class ArtifactService:
         self.projector = projector or IndexProjector()
         self.reader = reader or IndexReader()
         self.on_commit = on_commit
+        self.after_commit: builtins.list[Callable[[EventBase], None]] = list(after_commit)
         self.default_ttl = default_ttl
         self.source = source
         self.limits = limits or PlanLimits()
@@ -136,6 +141,7 @@ class ArtifactService:
         expected_sha256: str | None = None,
         max_size: int | None = None,
         artifact_id: str | None = None,
+        lineage: Lineage | None = None,
         **scope: str | None,
     ) -> Artifact:
         """Store new content as a new artifact (version 1).
@@ -157,6 +163,9 @@ class ArtifactService:
             expected_sha256: Fail with ``checksum_mismatch`` unless the bytes hash to this.
             max_size: Fail with ``file_too_large`` past this many bytes.
             artifact_id: Use this id (an ingested event's) instead of a new one.
+            lineage: The workflow run and step saving it, and the artifact versions it was
+                made from (each must be readable by ``caller``). Its run, workflow and step
+                fill ``run_id``, ``graph_id`` and ``node_id`` unless those are given.
             **scope: ``run_id``, ``graph_id``, ``node_id``, ``tool_name``, ``tool_version``,
                 ``org_id``, ``user_id``, ``client_id``, ``app_id``, ``uri``, ``preview_uri``.
 
@@ -170,6 +179,14 @@ class ArtifactService:
         unknown = set(scope) - _SCOPE_FIELDS
         if unknown:
             raise InvalidRequestError(f"unknown artifact fields: {', '.join(sorted(unknown))}")
+        if lineage is not None:
+            for key, value in (
+                ("run_id", lineage.run_id),
+                ("graph_id", lineage.workflow_id),
+                ("node_id", lineage.step_id),
+            ):
+                if scope.get(key) is None and value is not None:
+                    scope[key] = value
         metadata = check_metadata(metadata)
         self._plan_expiry(caller, ttl, datetime.now(UTC))  # fail before any byte is stored
         if session_id:
@@ -199,12 +216,14 @@ class ArtifactService:
             metrics=metrics or {},
             pinned=pinned,
             expires_at=self._plan_expiry(caller, ttl, now),
+            lineage=lineage,
             **scope,
         )
 
         async def build(conn: AsyncConnection) -> EventBase:
             if session_id:
                 await self._check_session_open(caller.tenant_id, session_id, conn)
+            await self._check_lineage(conn, caller, lineage)
             await self._check_stored(conn, caller, blob, now)
             return event
 
@@ -221,11 +240,14 @@ class ArtifactService:
         metadata: dict[str, Any] | None = None,
         expected_sha256: str | None = None,
         max_size: int | None = None,
+        lineage: Lineage | None = None,
     ) -> Artifact:
         """Store new content as the next version of an artifact the caller may write.
 
         ``metadata`` None keeps the previous version's metadata. The plan's size and storage
-        limits apply as in :meth:`push`.
+        limits apply as in :meth:`push`. ``lineage`` records the workflow run and step that
+        made this version and what it was made from (as in :meth:`push`); the artifact's
+        ``run_id``, ``graph_id`` and ``node_id`` then name that run.
         """
         metadata = check_metadata(metadata)
         current = await self._writable(caller, artifact_id)
@@ -238,6 +260,7 @@ class ArtifactService:
 
         async def build(conn: AsyncConnection) -> EventBase:
             await self._check_stored(conn, caller, blob, datetime.now(UTC))
+            await self._check_lineage(conn, caller, lineage)
             seq = await self._next_seq(conn, artifact_id)  # locks the row first
             latest = await self.reader.get(conn, caller.tenant_id, artifact_id)
             if latest is None or latest.deleted_at is not None:
@@ -256,6 +279,7 @@ class ArtifactService:
                 content_type=content_type or latest.content_type,
                 metadata=metadata,
                 agent_id=caller.agent_id,
+                lineage=lineage,
             )
 
         await self._commit_blob(build, blob)
@@ -544,6 +568,21 @@ class ArtifactService:
             groups=[e.principal_id for e in entries if e.principal_type == "group"],
         )
 
+    async def lineage(self, caller: Caller, artifact_id: str) -> LineageGraph:
+        """Where the artifact came from and what was made from it (both ways, transitively).
+
+        Artifacts of the caller's tenant that it may not read appear as hidden nodes (id
+        only); other tenants' artifacts never appear.
+
+        Raises:
+            ArtifactNotFoundError: Unknown, in another tenant, or not visible to the caller.
+            ArtifactDeletedError: Soft-deleted.
+            ArtifactExpiredError: Its TTL has passed.
+        """
+        await self.get(caller, artifact_id)
+        async with self.db.connect() as conn:
+            return await self.reader.lineage(conn, caller, artifact_id)
+
     async def session(self, caller: Caller, session_id: str) -> Session:
         """A session of the caller's tenant."""
         async with self.db.connect() as conn:
@@ -691,6 +730,43 @@ class ArtifactService:
             raise ArtifactNotFoundError(artifact_id=artifact_id)
         return revision + 1
 
+    async def _check_lineage(
+        self, conn: AsyncConnection, caller: Caller, lineage: Lineage | None
+    ) -> None:
+        """Every input of ``lineage`` is an artifact version the caller may read.
+
+        Otherwise a caller could hang its artifact below one it cannot see (and so show up in
+        that artifact's lineage).
+        """
+        if lineage is None or not lineage.inputs:
+            return
+        wanted = {i.artifact_id for i in lineage.inputs}
+        a = t.artifacts.c
+        readable = set(
+            await conn.scalars(
+                select(a.artifact_id).where(
+                    and_(a.artifact_id.in_(sorted(wanted)), self.reader.visible_to(caller))
+                )
+            )
+        )
+        v = t.artifact_versions.c
+        rows = await conn.execute(
+            select(v.artifact_id, v.version).where(v.artifact_id.in_(sorted(readable)))
+        )
+        versions = {(row.artifact_id, row.version) for row in rows}
+        for item in lineage.inputs:
+            if item.artifact_id not in readable:
+                raise ArtifactNotFoundError(
+                    f"lineage input {item.artifact_id} was not found.",
+                    artifact_id=item.artifact_id,
+                )
+            if (item.artifact_id, item.version) not in versions:
+                raise VersionNotFoundError(
+                    f"lineage input {item.artifact_id} has no version {item.version}.",
+                    artifact_id=item.artifact_id,
+                    version=item.version,
+                )
+
     async def _check_session_open(
         self, tenant_id: str, session_id: str, conn: AsyncConnection | None = None
     ) -> None:
@@ -725,6 +801,8 @@ class ArtifactService:
                 continue
             if self.on_commit is not None:
                 self.on_commit()
+            for callback in self.after_commit:
+                callback(event)
             return event
         raise ConflictError("the artifact is being changed concurrently; try again")
 

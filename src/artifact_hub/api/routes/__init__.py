@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from artifact_hub.api.routes import account, artifacts, links, sessions, uploads, versions
+from artifact_hub.api.routes import (
+    account,
+    artifacts,
+    lineage,
+    links,
+    search,
+    sessions,
+    uploads,
+    versions,
+)
 
 # links and uploads come first: their fixed paths (POST /v1/artifacts/upload-url) must be
 # matched before any /v1/artifacts/{artifact_id}... pattern can capture them.
@@ -15,4 +24,6 @@ ROUTERS: list[APIRouter] = [
     artifacts.router,
     versions.router,
     sessions.router,
+    lineage.router,
+    search.router,
 ]
