@@ -4,7 +4,7 @@ Run from the repository root::
 
     PYTHONPATH=src python bench/bench_search.py [--size 100000] [--queries 100]
         [--semantic-queries 30] [--embedder minilm|hashing]
-        [--postgres-url URL | --no-postgres] [--workdir DIR] [--json]
+        [--postgres-url URL | --no-postgres] [--no-pgvector] [--workdir DIR] [--json]
 
 For SQLite (a file in ``--workdir``) and PostgreSQL (a fresh database on ``--postgres-url``,
 default ``DATABASE_URL``, else ``postgresql://postgres@127.0.0.1:5432/postgres``, dropped at the
@@ -27,6 +27,10 @@ end), the bench:
    (structured), a bare FTS5 ``MATCH ... ORDER BY rank`` / ``@@ ... ORDER BY ts_rank_cd``
    (lexical), and the query embedding plus a numpy matrix product over the same vectors held
    in memory (semantic, hybrid).
+4. on PostgreSQL with the pgvector extension, sets it up as a hub does at start (column,
+   backfill, HNSW index) and times semantic search through the index, unfiltered and with a
+   kind filter, beside the same baseline; it prints the set-up time, the recall@10 of the
+   index against the exact scan, and whether the hub's query plan scans the index.
 
 Page caches are not dropped; the first query of each mode is a warm-up and not counted.
 """
@@ -44,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +56,7 @@ from typing import Any
 import numpy as np
 from _common import Latency as _Latency
 from _common import machine_facts, print_facts, print_json, print_latency, progress
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import URL, make_url
 
 from artifact_hub.index import Database
@@ -99,6 +103,7 @@ class Corpus:
     matrix: np.ndarray[Any, Any]  # the owner tenant's vectors, in ``ids`` order
     texts: list[str]
     vocab: list[str]  # by rank: the first words are the most frequent
+    owner_rows: list[int] = field(default_factory=list)
 
 
 def build_rows(size: int, seed: int = 6) -> tuple[dict[str, list[dict[str, Any]]], Corpus]:
@@ -191,7 +196,22 @@ def build_rows(size: int, seed: int = 6) -> tuple[dict[str, list[dict[str, Any]]
         texts=texts,
         vocab=list(vocab),
     )
+    corpus.owner_rows = owner_rows
     return rows, corpus
+
+
+async def embed_corpus(
+    rows: dict[str, list[dict[str, Any]]], corpus: Corpus, embedder: Embedder
+) -> None:
+    """Replace the random vectors by the documents' own embeddings (``--corpus-vectors``)."""
+    bodies = [row["body"] for row in rows["documents"]]
+    vectors = np.zeros((len(bodies), DIM), dtype="<f4")
+    for start in range(0, len(bodies), 256):
+        chunk = await embedder.embed(bodies[start : start + 256])
+        vectors[start : start + len(chunk)] = np.asarray(chunk, dtype="<f4")
+    for index, row in enumerate(rows["vectors"]):
+        row["vector"] = vectors[index].tobytes()
+    corpus.matrix = np.ascontiguousarray(vectors[corpus.owner_rows])
 
 
 async def load(db: Database, rows: dict[str, list[dict[str, Any]]], model: str) -> float:
@@ -347,10 +367,97 @@ async def measure(
     return results
 
 
+async def measure_pgvector(
+    db: Database, corpus: Corpus, embedder: Embedder, queries: int, notes: list[str]
+) -> list[Latency]:
+    """Semantic search through pgvector's HNSW index, beside the same numpy baseline.
+
+    Sets pgvector up as a hub does at start (column, backfill, index build), reports how
+    long that took, the plan of the hub's query, and the recall@10 of the index against
+    the exact answer (random vectors are the hard case for HNSW).
+    """
+    indexer = SearchIndexer(db, MemoryBlobStore(), embedder, pgvector="on")
+    started = time.perf_counter()
+    await indexer.prepare()
+    assert indexer.pgvector is not None
+    await indexer.pgvector.finish()
+    notes.append(
+        f"postgres: pgvector {indexer.pgvector.version}: column backfilled and HNSW index "
+        f"built (m=16, ef_construction=64) in {time.perf_counter() - started:.1f} s"
+    )
+    service = SearchService(db, indexer, embedder)
+    exact = SearchService(db, indexer, embedder, use_pgvector=False)
+    rng = random.Random(11)
+    common = frozenset(corpus.vocab[:COMMON_WORDS])
+    results: list[Latency] = []
+    for label, fields in (
+        ("semantic_postgres_pgvector", {}),
+        ("semantic_postgres_pgvector_kind", {"kind": "report"}),
+    ):
+        what = "semantic via pgvector HNSW" + (" + kind filter" if fields else "")
+        lat = Latency(label, f"postgres: {what}", "embed query + numpy matmul (in memory)")
+        found = expected = 0
+        for n in range(queries + 1):
+            words = " ".join(query_words(rng, corpus, common) for _ in range(3))
+            request = SearchRequest(query=words, mode="semantic", limit=10, **fields)
+            hits = await timed(
+                [] if n == 0 else lat.hub_ms, lambda r=request: service.search(CALLER, r)
+            )
+            lat.hits += len(hits)
+            truth = await exact.search(CALLER, request)
+            found += len(
+                {h.artifact.artifact_id for h in hits} & {h.artifact.artifact_id for h in truth}
+            )
+            expected += len(truth)
+            other = words + f" {n}"
+
+            async def brute(other: str = other) -> Any:
+                [vector] = await embedder.embed([other])
+                return top_cosine(
+                    corpus.matrix, np.asarray(vector, dtype=np.float32), corpus.ids, 10
+                )
+
+            await timed([] if n == 0 else lat.baseline_ms, brute)
+        notes.append(
+            f"postgres: {what}: recall@10 against the exact scan {found / max(expected, 1):.3f}"
+        )
+        results.append(lat)
+    # The plan of the hub's own statement, as sent (tenant and ACL conditions included).
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "<=>" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await service.search(CALLER, SearchRequest(query="plan", mode="semantic", limit=10))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
+    statement, parameters = sent[0]
+    async with db.begin() as conn:
+        await conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = strict_order")
+        plan = (await conn.exec_driver_sql("EXPLAIN " + statement, parameters)).all()
+    uses = [row[0].strip() for row in plan if "ix_search_vectors_hnsw_" in row[0]]
+    notes.append(
+        "postgres: the hub's semantic query plan "
+        + (f"scans the HNSW index ({uses[0]})" if uses else "does NOT use the HNSW index")
+    )
+    return results
+
+
 # ------------------------------------------------------------------------------ output
 
 
 # ------------------------------------------------------------------------------ main
+
+
+async def _offers_pgvector(db: Database) -> bool:
+    async with db.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+        )
+    return found is not None
 
 
 def pick_embedder(name: str) -> Embedder:
@@ -368,6 +475,18 @@ async def run(args: argparse.Namespace, workdir: Path, notes: list[str]) -> dict
     started = time.perf_counter()
     embedder = pick_embedder(args.embedder)
     notes.append(f"query embedder {embedder.name} loaded in {time.perf_counter() - started:.1f} s")
+    if args.corpus_vectors == "embedder":
+        progress(f"embedding the {args.size} documents with {embedder.name}")
+        started = time.perf_counter()
+        await embed_corpus(rows, corpus, embedder)
+        notes.append(
+            f"corpus vectors: the documents' own {embedder.name} embeddings "
+            f"(computed in {time.perf_counter() - started:.1f} s)"
+        )
+    else:
+        notes.append(
+            "corpus vectors: random unit vectors (rankings meaningless, HNSW's worst case)"
+        )
     latencies: list[Latency] = []
     loads: dict[str, float] = {}
 
@@ -405,6 +524,13 @@ async def run(args: argparse.Namespace, workdir: Path, notes: list[str]) -> dict
                 latencies += await measure(
                     "postgres", pg_db, corpus, embedder, args.queries, args.semantic_queries
                 )
+                if not args.no_pgvector and await _offers_pgvector(pg_db):
+                    progress("PostgreSQL: pgvector set-up and queries")
+                    latencies += await measure_pgvector(
+                        pg_db, corpus, embedder, args.semantic_queries, notes
+                    )
+                elif not args.no_pgvector:
+                    notes.append("postgres: pgvector rows skipped: the server has no pgvector")
             finally:
                 await pg_db.dispose()
                 async with admin_db.engine.connect() as conn:
@@ -415,7 +541,12 @@ async def run(args: argparse.Namespace, workdir: Path, notes: list[str]) -> dict
         notes.append(
             f"{backend}: {args.size} rows loaded (bypassing the service) in {seconds:.1f} s"
         )
-    return {"latency": latencies, "postgres": postgres_url is not None, "loads": loads}
+    return {
+        "latency": latencies,
+        "postgres": postgres_url is not None,
+        "pgvector": any(row.key.startswith("semantic_postgres_pgvector") for row in latencies),
+        "loads": loads,
+    }
 
 
 def main() -> None:
@@ -429,6 +560,17 @@ def main() -> None:
     parser.add_argument("--embedder", choices=("minilm", "hashing"), default=default_embedder)
     parser.add_argument("--postgres-url", default=os.environ.get("DATABASE_URL", DEFAULT_POSTGRES))
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--corpus-vectors",
+        choices=("random", "embedder"),
+        default="random",
+        help="corpus embeddings: random unit vectors (fast; HNSW's worst case: no "
+        "neighbourhoods) or the documents' own embeddings by --embedder (MiniLM: minutes "
+        "per 10,000 documents on two cores)",
+    )
+    parser.add_argument(
+        "--no-pgvector", action="store_true", help="skip the pgvector rows on PostgreSQL"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
@@ -447,6 +589,7 @@ def main() -> None:
         "per backend; page cache NOT dropped"
     )
     print(f"postgres: {'measured' if result['postgres'] else 'skipped'}")
+    print(f"pgvector: {'measured' if result['pgvector'] else 'skipped'}")
     print("latency:")
     print_latency(result["latency"])
     for note in notes:
@@ -460,8 +603,10 @@ def main() -> None:
                     "queries": args.queries,
                     "semantic_queries": args.semantic_queries,
                     "embedder": args.embedder,
+                    "corpus_vectors": args.corpus_vectors,
                 },
                 "postgres": result["postgres"],
+                "pgvector": result["pgvector"],
                 "loads": result["loads"],
                 "latency": [row.as_dict() for row in result["latency"]],
                 "notes": notes,

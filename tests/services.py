@@ -470,7 +470,7 @@ def find_postgres() -> PostgresServer:
     if docker_available():
         try:
             container_class = _testcontainers_class("postgres", "PostgresContainer")
-            container = container_class("postgres:16", driver=None).start()
+            container = container_class("pgvector/pgvector:pg16", driver=None).start()
             server = _postgres_from_url(container.get_connection_url(), "testcontainers")
             server.container = container
             server.check()

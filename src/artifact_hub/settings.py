@@ -96,6 +96,23 @@ class HubSettings(BaseSettings):
             "(lexical and structured search only)."
         ),
     )
+    search_pgvector: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description=(
+            "pgvector for semantic search on PostgreSQL: 'auto' uses it when the server has "
+            "the extension (creating it when this role may), 'on' refuses to start without "
+            "it, 'off' scores vectors in numpy. Ignored on SQLite."
+        ),
+    )
+    search_pgvector_ef_search: int = Field(
+        default=100,
+        ge=10,
+        le=1000,
+        description=(
+            "pgvector's hnsw.ef_search for semantic search: candidates the HNSW scan keeps; "
+            "higher finds more of the exact nearest neighbours, slower (bench/bench_search.py)."
+        ),
+    )
     search_text_limit: int = Field(
         default=64 * 1024,
         ge=0,

@@ -369,12 +369,18 @@ def test_bench_search_runs_and_prints_every_row(tmp_path: Path) -> None:
         if report["postgres"]
         else {k for k in SEARCH_ROW_KEYS if not k.endswith("postgres")}
     )
+    if report["pgvector"]:  # a PostgreSQL server with the extension
+        expected |= {"semantic_postgres_pgvector", "semantic_postgres_pgvector_kind"}
+        # Whether the plan scans the index depends on the size (300 rows: a seq scan).
+        assert "the hub's semantic query plan" in out, out
+        assert "recall@10 against the exact scan" in out, out
     assert set(rows) == expected, out
     assert report["params"] == {
         "size": 300,
         "queries": 5,
         "semantic_queries": 3,
         "embedder": "hashing",
+        "corpus_vectors": "random",
     }
     for key, row in rows.items():
         assert row["samples"] == (3 if key.startswith(("semantic", "hybrid")) else 5), key

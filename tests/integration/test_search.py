@@ -345,7 +345,12 @@ async def test_semantic_walk_over_cached_vectors_equals_the_filtered_scan(
     corpus: Corpus,
 ) -> None:
     hub = corpus.hub
-    uncached = SearchService(hub.db, hub.indexer, hub.indexer.embedder, vector_cache_bytes=0)
+    embedder = hub.indexer.embedder
+    # Both in numpy: the walk over the cached matrix, and the scan of the filtered rows.
+    walker = SearchService(hub.db, hub.indexer, embedder, use_pgvector=False)
+    uncached = SearchService(
+        hub.db, hub.indexer, embedder, vector_cache_bytes=0, use_pgvector=False
+    )
     admin = Caller(tenant_id=TENANT, admin=True)
     for caller, fields in (
         (OWNER, {"query": NOTES[1].paraphrase}),
@@ -356,15 +361,18 @@ async def test_semantic_walk_over_cached_vectors_equals_the_filtered_scan(
         (admin, {"query": NOTES[4].paraphrase, "limit": 30}),
     ):
         request = SearchRequest(mode="semantic", **fields)
-        walked = await hub.search.search(caller, request)
+        walked = await walker.search(caller, request)
         scanned = await uncached.search(caller, request)
-        scores = [hit.score for hit in walked]
-        assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
-        # Equal texts have equal scores (up to the last bit of two matrix products): compare
-        # by rounded score, then id.
-        assert _ranked(walked) == _ranked(scanned), fields
-        assert [h.score for h in walked] == pytest.approx([h.score for h in scanned], abs=1e-5)
-    assert hub.search.vectors._entries  # the walk did run on a cached matrix
+        # The hub's own: the HNSW index on PostgreSQL with pgvector, else the walk.
+        indexed = await hub.search.search(caller, request)
+        for hits in (walked, indexed):
+            scores = [hit.score for hit in hits]
+            assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+            # Equal texts have equal scores (up to the last bits of float32 arithmetic):
+            # compare by rounded score, then id.
+            assert _ranked(hits) == _ranked(scanned), fields
+            assert [h.score for h in hits] == pytest.approx([h.score for h in scanned], abs=1e-5)
+    assert walker.vectors._entries  # the walk did run on a cached matrix
 
 
 async def test_hybrid_fuses_both_rankings(corpus: Corpus) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,10 +13,14 @@ import pytest
 from pydantic import ValidationError
 
 from artifact_hub.client import AsyncClient, Client
+from artifact_hub.errors import InvalidRequestError
+from artifact_hub.index.pgvector import vector_text
 from artifact_hub.index.search import document_body, is_text_like
+from artifact_hub.plugin import Hub
 from artifact_hub.schemas.search import SearchRequest, parse_time_window
 from artifact_hub.service.embedders import HashingEmbedder, build_embedder
 from artifact_hub.service.search import reciprocal_rank_fusion, top_cosine
+from artifact_hub.settings import HubSettings
 
 NOW = "2026-01-02T03:04:05+00:00"
 
@@ -247,3 +252,37 @@ async def test_async_client_search_structured_by_metric() -> None:
     params = seen[0].url.params
     assert "q" not in params
     assert (params["metric"], params["metric_mode"], params["limit"]) == ("accuracy", "max", "1")
+
+
+def test_vector_text_is_exact_for_float32() -> None:
+    vector = np.asarray([0.1, -1.0, 3.0e-8, 1.0 / 3.0], dtype=np.float32)
+    rendered = vector_text(vector)
+    assert rendered.startswith("[") and rendered.endswith("]")
+    parsed = np.asarray([float(part) for part in rendered[1:-1].split(",")], dtype=np.float32)
+    assert parsed.tobytes() == vector.tobytes()
+
+
+async def test_pgvector_on_without_postgresql_refuses_to_start(tmp_path: Path) -> None:
+    hub = Hub(
+        HubSettings(
+            data_dir=tmp_path / "hub",
+            search_embedder="hashing",
+            search_pgvector="on",
+            sweep_enabled=False,
+        )
+    )
+    try:
+        with pytest.raises(InvalidRequestError, match="needs a PostgreSQL"):
+            await hub.start()
+    finally:
+        await hub.stop()
+
+
+async def test_pgvector_auto_on_sqlite_is_inactive(tmp_path: Path) -> None:
+    hub = Hub(HubSettings(data_dir=tmp_path / "hub", search_embedder="hashing"))
+    await hub.start()
+    try:
+        assert hub.indexer.pgvector is not None
+        assert not hub.indexer.pgvector.writes and not hub.indexer.pgvector.ready
+    finally:
+        await hub.stop()

@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from artifact_hub.errors import ArtifactHubError
 from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
+from artifact_hub.index.pgvector import PgVector, PgVectorMode
 from artifact_hub.schemas.events import ArtifactEvent, EventBase
 from artifact_hub.storage.base import BlobNotFoundError, BlobStore
 
@@ -140,6 +141,9 @@ class SearchIndexer:
         embedder: Computes the vectors; None keeps documents only (no semantic search).
         text_limit: Bytes of content indexed per artifact.
         batch_size: Artifacts per sync transaction (and per embedding batch).
+        pgvector: Whether PostgreSQL keeps the vectors in a pgvector column too (see
+            :mod:`artifact_hub.index.pgvector`); :meth:`prepare` sets it up.
+        pgvector_ef_search: Its ``hnsw.ef_search``.
     """
 
     def __init__(
@@ -150,8 +154,17 @@ class SearchIndexer:
         *,
         text_limit: int = 64 * 1024,
         batch_size: int = 64,
+        pgvector: PgVectorMode = "auto",
+        pgvector_ef_search: int = 100,
     ) -> None:
         self.db = db
+        self.pgvector = (
+            None
+            if embedder is None
+            else PgVector(
+                db, pgvector, model=embedder.name, dim=embedder.dim, ef_search=pgvector_ef_search
+            )
+        )
         self.blobs = blobs
         self.embedder = embedder
         self.text_limit = text_limit
@@ -168,6 +181,15 @@ class SearchIndexer:
         if isinstance(event, ArtifactEvent):
             self.notify([event.artifact_id])
 
+    async def prepare(self) -> None:
+        """Set up pgvector when the database has it (at start, before :meth:`start_reindex`).
+
+        Raises:
+            InvalidRequestError: ``pgvector = on`` and the database cannot have it.
+        """
+        if self.pgvector is not None:
+            await self.pgvector.prepare()
+
     def start_reindex(self) -> None:
         """Run :meth:`reindex` in the background (at start: catch up what was missed)."""
         loop = asyncio.get_running_loop()
@@ -176,6 +198,8 @@ class SearchIndexer:
 
     async def _reindex_logged(self) -> None:
         try:
+            if self.pgvector is not None:
+                await self.pgvector.finish()  # backfill, then search may use the column
             count = await self.reindex()
         except Exception:
             log.exception("search reindex failed")
@@ -365,6 +389,14 @@ class SearchIndexer:
                     doc = documents_by_id[artifact_id]
                     tenants.add(doc.tenant_id)
                     await self._upsert_vector(conn, doc, self.embedder, blob)
+                if self.pgvector is not None:
+                    await self.pgvector.write(
+                        conn,
+                        [
+                            (artifact_id, self.embedder.name, np.frombuffer(blob, dtype="<f4"))
+                            for artifact_id, blob in vectors.items()
+                        ],
+                    )
             for tenant_id in sorted(tenants):  # sorted: two writers lock rows in one order
                 await bump_search_state(conn, tenant_id)
         return len(gone) + len(documents)

@@ -98,6 +98,8 @@ class Hub:
             self.blobs,
             build_embedder(settings.search_embedder),
             text_limit=settings.search_text_limit,
+            pgvector=settings.search_pgvector,
+            pgvector_ef_search=settings.search_pgvector_ef_search,
         )
         if publisher is None:
             if settings.event_bus == "kafka":
@@ -183,6 +185,7 @@ class Hub:
         ensure = getattr(self.blobs, "ensure_bucket", None)
         if ensure is not None:
             await ensure()
+        await self.indexer.prepare()  # pgvector, when PostgreSQL has it
         if self.settings.run_relay:
             self.relay.start()
         self.indexer.start_reindex()  # catch up what changed while no hub was indexing

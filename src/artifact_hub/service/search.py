@@ -11,8 +11,9 @@
   vectors are kept in memory per process (:class:`VectorCache`, checked against
   ``search_state`` on every search) and the best candidates are walked through the caller's
   conditions; when they do not fit, the vectors of the artifacts that pass the filters are
-  read instead. pgvector is not used yet: the PostgreSQL servers here and in ``compose.yaml``
-  (``postgres:16``) do not have it.
+  read instead. On PostgreSQL with the pgvector extension the search is an HNSW index scan
+  over ``search_vectors.embedding`` instead (:mod:`artifact_hub.index.pgvector`), falling
+  back to the exact path above when the index scan gives up before ``limit`` results.
 * **hybrid**: reciprocal rank fusion of the lexical and semantic rankings (``k = 60``).
 
 Every query runs the caller's visibility conditions (tenant, ownership or shares, not deleted,
@@ -47,10 +48,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.sql import Select
 
 from artifact_hub.errors import InvalidRequestError, SearchUnavailableError
 from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
+from artifact_hub.index.pgvector import PgVector
 from artifact_hub.index.projector import label_value
 from artifact_hub.index.queries import ArtifactFilter, IndexReader, artifact_from_row
 from artifact_hub.index.search import SearchIndexer, fts_table
@@ -108,6 +111,8 @@ class SearchService:
         reader: The index reader whose visibility conditions apply.
         vector_cache_bytes: Memory for the per-tenant vector matrices kept between searches
             (0: none; every semantic search then reads the vectors that pass its filters).
+        use_pgvector: Search with the indexer's pgvector index when it is ready (False: the
+            exact numpy path always).
     """
 
     def __init__(
@@ -118,8 +123,10 @@ class SearchService:
         *,
         reader: IndexReader | None = None,
         vector_cache_bytes: int = 512 * 1024 * 1024,
+        use_pgvector: bool = True,
     ) -> None:
         self.db = db
+        self.use_pgvector = use_pgvector
         self.indexer = indexer
         self.embedder = embedder
         self.reader = reader or IndexReader()
@@ -403,6 +410,11 @@ class SearchService:
             )
         [query_vector] = await embedder.embed([query])
         vector = np.asarray(query_vector, dtype=np.float32)
+        pgvector = self.indexer.pgvector if self.use_pgvector else None
+        if pgvector is not None and pgvector.ready and pgvector.model == embedder.name:
+            found = await self._semantic_pgvector(pgvector, conditions, vector, limit)
+            if found is not None:
+                return found
         async with self.db.connect() as conn:
             matrix = await self.vectors.get(conn, tenant_id, embedder)
             if matrix is not None and len(matrix.ids):
@@ -426,6 +438,50 @@ class SearchService:
         )
         return top_cosine(stacked, vector, ids, limit)
 
+    async def _semantic_pgvector(
+        self,
+        pgvector: PgVector,
+        conditions: list[ColumnElement[bool]],
+        query: np.ndarray[Any, Any],
+        limit: int,
+    ) -> builtins.list[tuple[str, float]] | None:
+        """The ``limit`` visible artifacts closest to the query, from the HNSW index.
+
+        The index scan is iterative in strict distance order (pgvector 0.8), so filters
+        that reject many candidates still fill ``limit``; when the scan gives up first
+        (``hnsw.max_scan_tuples``), this returns None and the exact numpy path answers.
+        HNSW is approximate: on large tenants a result may miss a neighbour the exact
+        scan would find (``hnsw.ef_search``, raised here with ``limit``, trades that off).
+        """
+        if float(np.linalg.norm(query)) == 0.0:
+            return []
+        v = t.search_vectors.c
+        fetch = limit + _TIE_MARGIN
+        stmt = pgvector_statement(pgvector, conditions, query, fetch)
+        async with self.db.begin() as conn:  # SET LOCAL lasts for this transaction
+            if pgvector.iterative_scans:
+                await conn.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
+            ef_search = min(max(pgvector.ef_search, fetch * 2), 1000)
+            await conn.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
+            rows = (await conn.execute(stmt)).all()
+            if len(rows) < fetch:
+                # Fewer than asked: either fewer pass the filters (exact) or the scan gave
+                # up; counting tells which.
+                visible = await conn.scalar(
+                    select(func.count())
+                    .select_from(
+                        t.search_vectors.join(
+                            t.artifacts, t.artifacts.c.artifact_id == v.artifact_id
+                        )
+                    )
+                    .where(and_(*pgvector.model_condition(), *conditions))
+                )
+                if int(visible or 0) > len(rows):
+                    return None
+        # Equal distances (equal texts) in id order, as the numpy paths give them.
+        ranked = sorted(rows, key=lambda row: (round(float(row.distance), 6), row.artifact_id))
+        return [(row.artifact_id, 1.0 - float(row.distance)) for row in ranked[:limit]]
+
     # ------------------------------------------------------------ helpers
 
     async def _load(self, ids: Sequence[str]) -> dict[str, Artifact]:
@@ -436,6 +492,33 @@ class SearchService:
                 await conn.execute(select(t.artifacts).where(t.artifacts.c.artifact_id.in_(ids)))
             ).all()
         return {row.artifact_id: artifact_from_row(row) for row in rows}
+
+
+_TIE_MARGIN = 16
+"""Rows the pgvector query reads past ``limit``, so ties at the cut are ordered by id."""
+
+
+def pgvector_statement(
+    pgvector: PgVector,
+    conditions: Sequence[ColumnElement[bool]],
+    query: np.ndarray[Any, Any],
+    limit: int,
+) -> Select[Any]:
+    """The HNSW query: the ``limit`` visible vectors of the model nearest by cosine distance.
+
+    Ordered by the distance alone: a second key (the id, for ties) makes the planner sort
+    every row instead of reading the index in order. Ties are put in id order by the caller,
+    which asks for a few more rows than it returns.
+    """
+    v = t.search_vectors.c
+    distance = pgvector.distance(query).label("distance")
+    return (
+        select(v.artifact_id, distance)
+        .select_from(t.search_vectors.join(t.artifacts, t.artifacts.c.artifact_id == v.artifact_id))
+        .where(and_(*pgvector.model_condition(), *conditions))
+        .order_by(distance)
+        .limit(limit)
+    )
 
 
 def top_cosine(
