@@ -108,6 +108,7 @@ async def _fill(hub: Hub) -> dict[str, str]:
             )
             ids[art.artifact_id] = topic
     await hub.indexer.flush()
+    await hub.indexer.wait_pgvector()  # the index build runs apart from the indexing
     return ids
 
 
@@ -209,6 +210,7 @@ async def test_vectors_written_before_are_backfilled_at_start(
     second = Hub(_settings(tmp_path, pg_database))
     await second.start()
     try:
+        assert await second.indexer.wait_pgvector()
         assert _same(await _semantic(second.search, ALICE, "s3 multipart", limit=6), expected)
         [(unfilled,)] = await _sql(
             second, "SELECT count(*) FROM search_vectors WHERE embedding IS NULL"
@@ -233,8 +235,7 @@ async def test_off_sets_nothing_up_but_keeps_an_existing_column_current(
     auto = Hub(_settings(tmp_path, pg_database))
     await auto.start()
     try:
-        await auto.indexer.flush()  # the backfill of what 'off' wrote
-        assert auto.indexer.pgvector is not None and auto.indexer.pgvector.ready
+        assert await auto.indexer.wait_pgvector()  # the backfill of what 'off' wrote
     finally:
         await stop_within(auto, 120)
     off = Hub(_settings(tmp_path, pg_database, search_pgvector="off"))

@@ -172,6 +172,7 @@ class SearchIndexer:
         self._pending: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._reindex_task: asyncio.Task[None] | None = None
+        self._pgvector_task: asyncio.Task[None] | None = None
         self._embedder_failed = False
 
     # ------------------------------------------------------------ background
@@ -195,17 +196,33 @@ class SearchIndexer:
         loop = asyncio.get_running_loop()
         if self._reindex_task is None or self._reindex_task.done():
             self._reindex_task = loop.create_task(self._reindex_logged())
+        if self.pgvector is not None and self.pgvector.writes and self._pgvector_task is None:
+            # Apart from the reindex, which searches wait for: the index build may take
+            # minutes (and waits for older transactions); search uses numpy meanwhile.
+            self._pgvector_task = loop.create_task(self._finish_pgvector())
 
     async def _reindex_logged(self) -> None:
         try:
-            if self.pgvector is not None:
-                await self.pgvector.finish()  # backfill, then search may use the column
             count = await self.reindex()
         except Exception:
             log.exception("search reindex failed")
         else:
             if count:
                 log.info("search reindex refreshed %d documents", count)
+
+    async def _finish_pgvector(self) -> None:
+        assert self.pgvector is not None
+        try:
+            await self.pgvector.finish()
+        except Exception:  # search goes on in numpy; the next start tries again
+            log.exception("pgvector set-up failed")
+
+    async def wait_pgvector(self) -> bool:
+        """Wait for the pgvector backfill and index build; return whether search uses it."""
+        task = self._pgvector_task
+        if task is not None and not task.done():
+            await _wait(task)
+        return self.pgvector is not None and self.pgvector.ready
 
     def notify(self, artifact_ids: Iterable[str]) -> None:
         """Schedule these artifacts for a sync in the background (call after a commit)."""
@@ -231,8 +248,12 @@ class SearchIndexer:
 
     async def close(self) -> None:
         """Stop the background work (what it had not done, the next reindex does)."""
-        tasks = [task for task in (self._task, self._reindex_task) if task is not None]
-        self._task = self._reindex_task = None
+        tasks = [
+            task
+            for task in (self._task, self._reindex_task, self._pgvector_task)
+            if task is not None
+        ]
+        self._task = self._reindex_task = self._pgvector_task = None
         for task in tasks:
             if not task.done():
                 task.cancel()
