@@ -113,6 +113,14 @@ class HubSettings(BaseSettings):
             "higher finds more of the exact nearest neighbours, slower (bench/bench_search.py)."
         ),
     )
+    search_pgvector_exact_limit: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "pgvector: a semantic search whose filters leave at most this many vectors "
+            "computes every distance (exact); above it the HNSW index answers (approximate)."
+        ),
+    )
     search_text_limit: int = Field(
         default=64 * 1024,
         ge=0,

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from tests.integration.conftest import stop_within
 from tests.services import PostgresServer, run_async
 
@@ -79,14 +79,39 @@ def _settings(tmp: Path, url: str, **extra: Any) -> HubSettings:
     )
 
 
-@pytest.fixture
-async def hub(tmp_path: Path, pg_database: str) -> AsyncIterator[Hub]:
-    instance = Hub(_settings(tmp_path, pg_database))
+@pytest.fixture(params=["exact", "hnsw"])
+async def hub(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_database: str
+) -> AsyncIterator[Hub]:
+    """A hub on PostgreSQL with pgvector, searching exactly (few vectors pass the filters:
+    every distance computed) or through the HNSW index (``exact_limit = 0``; sequential
+    scans off in its database so that the planner reads the index even for these few rows).
+    """
+    extra: dict[str, Any] = {}
+    if request.param == "hnsw":
+        extra["search_pgvector_exact_limit"] = 0
+        database = pg_database.rsplit("/", 1)[1]
+        first = Hub(_settings(tmp_path, pg_database))
+        await first.start()  # the schema, then the setting for later connections
+        await _sql(first, f'ALTER DATABASE "{database}" SET enable_seqscan = off')
+        await stop_within(first, 120)
+    instance = Hub(_settings(tmp_path, pg_database, **extra))
     await instance.start()
     try:
         yield instance
     finally:
         await stop_within(instance, 120)
+
+
+def _plan_of_semantic_search(hub: Hub) -> Any:
+    """Capture the statements a search sends (to EXPLAIN them)."""
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "<=>" in statement:
+            sent.append((statement, parameters))
+
+    return sent, capture
 
 
 async def _fill(hub: Hub) -> dict[str, str]:
@@ -168,7 +193,22 @@ async def test_pgvector_answers_and_agrees_with_the_exact_path(hub: Hub) -> None
         indexed = await _semantic(hub.search, ALICE, query, limit=5)
         assert all(score > 0 for _, score in indexed), query
         assert _same(indexed, await _semantic(_numpy(hub), ALICE, query, limit=5)), query
-    # The index answers, not the float32 bytes: with the bytes zeroed, the exact path scores
+    # The statement the hub sent reads the HNSW index, or computes every distance.
+    sent, capture = _plan_of_semantic_search(hub)
+    event.listen(hub.db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await _semantic(hub.search, ALICE, queries[0], limit=5)
+    finally:
+        event.remove(hub.db.engine.sync_engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = sent
+    async with hub.db.begin() as conn:
+        await conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = strict_order")
+        plan = "\n".join(
+            row[0] for row in await conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+        )
+    uses_index = "ix_search_vectors_hnsw_" in plan
+    assert uses_index == (hub.settings.search_pgvector_exact_limit == 0), plan
+    # pgvector answers, not the float32 bytes: with the bytes zeroed, the numpy path scores
     # everything 0 but the pgvector path finds the same as before.
     before = await _semantic(hub.search, ALICE, queries[0], limit=5)
     await _sql(hub, "UPDATE search_vectors SET vector = decode(repeat('00', 4 * dim), 'hex')")

@@ -91,7 +91,10 @@ class PgVector:
             allowed), ``on`` refuses to start without it, ``off`` never searches with it.
         model: The embedder's name (vectors of other models are never compared).
         dim: The embedder's dimension.
-        ef_search: ``hnsw.ef_search`` for searches (at least twice the rows asked for).
+        ef_search: ``hnsw.ef_search`` for searches that see the whole model's vectors
+            (scaled up for narrower ones, and at least twice the rows asked for).
+        exact_limit: Searches whose filters leave at most this many vectors compute every
+            distance (exact) instead of reading the HNSW index.
 
     Attributes:
         writes: The column exists: the indexer fills it with each vector it writes (even
@@ -101,10 +104,18 @@ class PgVector:
     """
 
     def __init__(
-        self, db: Database, mode: PgVectorMode, *, model: str, dim: int, ef_search: int = 100
+        self,
+        db: Database,
+        mode: PgVectorMode,
+        *,
+        model: str,
+        dim: int,
+        ef_search: int = 100,
+        exact_limit: int = 20_000,
     ) -> None:
         self.db = db
         self.ef_search = ef_search
+        self.exact_limit = exact_limit
         self.mode = mode
         self.model = model
         self.dim = dim
@@ -137,9 +148,19 @@ class PgVector:
             return False
         self.version = version
         async with self.db.begin() as conn:
-            await conn.execute(
-                text("ALTER TABLE search_vectors ADD COLUMN IF NOT EXISTS embedding vector")
+            # Looked up first: ALTER TABLE takes an exclusive lock even when it has nothing
+            # to do, and would queue every start behind a long transaction on the table.
+            present = await conn.scalar(
+                text(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = 'search_vectors' "
+                    "AND column_name = 'embedding'"
+                )
             )
+            if present is None:
+                await conn.execute(
+                    text("ALTER TABLE search_vectors ADD COLUMN IF NOT EXISTS embedding vector")
+                )
         self.writes = True
         return True
 
@@ -264,10 +285,18 @@ class PgVector:
             ],
         )
 
-    def distance(self, query: np.ndarray[Any, Any]) -> ColumnElement[float]:
-        """Cosine distance of each row's vector to ``query``, as the HNSW index computes it."""
+    def distance(
+        self, query: np.ndarray[Any, Any], *, indexed: bool = True
+    ) -> ColumnElement[float]:
+        """Cosine distance of each row's vector to ``query``.
+
+        ``indexed``: the expression of the HNSW index (``embedding::vector(<dim>)``), which
+        an ``ORDER BY`` of it reads in (approximate) order; otherwise the uncast column,
+        which no index matches, so PostgreSQL computes every filtered row's distance (exact).
+        """
         vector_type = VectorType(self.dim)
-        embedding = cast(literal_column("search_vectors.embedding"), vector_type)
+        column: ColumnElement[str] = literal_column("search_vectors.embedding", vector_type)
+        embedding = cast(column, vector_type) if indexed else column
         return embedding.op("<=>", return_type=Float())(
             cast(bindparam("pgvector_query", vector_text(query)), vector_type)
         )

@@ -144,6 +144,7 @@ class SearchIndexer:
         pgvector: Whether PostgreSQL keeps the vectors in a pgvector column too (see
             :mod:`artifact_hub.index.pgvector`); :meth:`prepare` sets it up.
         pgvector_ef_search: Its ``hnsw.ef_search``.
+        pgvector_exact_limit: Up to how many filtered vectors it computes exact distances.
     """
 
     def __init__(
@@ -156,13 +157,19 @@ class SearchIndexer:
         batch_size: int = 64,
         pgvector: PgVectorMode = "auto",
         pgvector_ef_search: int = 100,
+        pgvector_exact_limit: int = 20_000,
     ) -> None:
         self.db = db
         self.pgvector = (
             None
             if embedder is None
             else PgVector(
-                db, pgvector, model=embedder.name, dim=embedder.dim, ef_search=pgvector_ef_search
+                db,
+                pgvector,
+                model=embedder.name,
+                dim=embedder.dim,
+                ef_search=pgvector_ef_search,
+                exact_limit=pgvector_exact_limit,
             )
         )
         self.blobs = blobs

@@ -100,6 +100,7 @@ class Hub:
             text_limit=settings.search_text_limit,
             pgvector=settings.search_pgvector,
             pgvector_ef_search=settings.search_pgvector_ef_search,
+            pgvector_exact_limit=settings.search_pgvector_exact_limit,
         )
         if publisher is None:
             if settings.event_bus == "kafka":

@@ -11,9 +11,9 @@
   vectors are kept in memory per process (:class:`VectorCache`, checked against
   ``search_state`` on every search) and the best candidates are walked through the caller's
   conditions; when they do not fit, the vectors of the artifacts that pass the filters are
-  read instead. On PostgreSQL with the pgvector extension the search is an HNSW index scan
-  over ``search_vectors.embedding`` instead (:mod:`artifact_hub.index.pgvector`), falling
-  back to the exact path above when the index scan gives up before ``limit`` results.
+  read instead. On PostgreSQL with the pgvector extension, pgvector computes it instead
+  (:mod:`artifact_hub.index.pgvector`): exactly when the filters leave few vectors, through
+  the HNSW index (approximate) when they leave many.
 * **hybrid**: reciprocal rank fusion of the lexical and semantic rankings (``k = 60``).
 
 Every query runs the caller's visibility conditions (tenant, ownership or shares, not deleted,
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -412,9 +413,7 @@ class SearchService:
         vector = np.asarray(query_vector, dtype=np.float32)
         pgvector = self.indexer.pgvector if self.use_pgvector else None
         if pgvector is not None and pgvector.ready and pgvector.model == embedder.name:
-            found = await self._semantic_pgvector(pgvector, conditions, vector, limit)
-            if found is not None:
-                return found
+            return await self._semantic_pgvector(pgvector, conditions, vector, limit)
         async with self.db.connect() as conn:
             matrix = await self.vectors.get(conn, tenant_id, embedder)
             if matrix is not None and len(matrix.ids):
@@ -444,40 +443,52 @@ class SearchService:
         conditions: list[ColumnElement[bool]],
         query: np.ndarray[Any, Any],
         limit: int,
-    ) -> builtins.list[tuple[str, float]] | None:
-        """The ``limit`` visible artifacts closest to the query, from the HNSW index.
+    ) -> builtins.list[tuple[str, float]]:
+        """The ``limit`` visible artifacts closest to the query, computed by pgvector.
 
-        The index scan is iterative in strict distance order (pgvector 0.8), so filters
-        that reject many candidates still fill ``limit``; when the scan gives up first
-        (``hnsw.max_scan_tuples``), this returns None and the exact numpy path answers.
-        HNSW is approximate: on large tenants a result may miss a neighbour the exact
-        scan would find (``hnsw.ef_search``, raised here with ``limit``, trades that off).
+        HNSW loses recall when filters (tenant, access, kind, labels, ...) leave a small
+        part of the graph: the scan walks toward the query's neighbourhood, which may hold
+        none of the rows that pass (measured in bench/bench_search.py). So the rows that
+        pass are counted first:
+
+        * at most ``exact_limit``: every one's distance is computed (exact; no index);
+        * more: the HNSW index is read in distance order, iteratively (pgvector 0.8) so
+          rejected candidates do not shorten the result, with ``hnsw.ef_search`` scaled
+          by the share of the model's vectors that pass. Approximate: a result may miss
+          a neighbour the exact scan would find. When the scan gives up before ``limit``
+          rows (``hnsw.max_scan_tuples``), the exact scan answers instead.
         """
         if float(np.linalg.norm(query)) == 0.0:
             return []
         v = t.search_vectors.c
         fetch = limit + _TIE_MARGIN
-        stmt = pgvector_statement(pgvector, conditions, query, fetch)
+        joined = t.search_vectors.join(t.artifacts, t.artifacts.c.artifact_id == v.artifact_id)
+        where = and_(*pgvector.model_condition(), *conditions)
         async with self.db.begin() as conn:  # SET LOCAL lasts for this transaction
-            if pgvector.iterative_scans:
-                await conn.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
-            ef_search = min(max(pgvector.ef_search, fetch * 2), 1000)
-            await conn.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
-            rows = (await conn.execute(stmt)).all()
-            if len(rows) < fetch:
-                # Fewer than asked: either fewer pass the filters (exact) or the scan gave
-                # up; counting tells which.
-                visible = await conn.scalar(
-                    select(func.count())
-                    .select_from(
-                        t.search_vectors.join(
-                            t.artifacts, t.artifacts.c.artifact_id == v.artifact_id
-                        )
-                    )
-                    .where(and_(*pgvector.model_condition(), *conditions))
+            visible = int(
+                await conn.scalar(select(func.count()).select_from(joined).where(where)) or 0
+            )
+            if visible == 0:
+                return []
+            rows: Sequence[Any] = ()
+            if visible > pgvector.exact_limit:
+                total = await conn.scalar(
+                    text("SELECT reltuples FROM pg_class WHERE relname = 'search_vectors'")
                 )
-                if int(visible or 0) > len(rows):
-                    return None
+                share = min(1.0, visible / max(float(total or 0), float(visible)))
+                ef_search = min(max(math.ceil(pgvector.ef_search / share), fetch * 2), 1000)
+                if pgvector.iterative_scans:
+                    await conn.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
+                await conn.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
+                rows = (
+                    await conn.execute(pgvector_statement(pgvector, conditions, query, fetch))
+                ).all()
+            if len(rows) < min(fetch, visible):  # exact: small enough, or the scan gave up
+                rows = (
+                    await conn.execute(
+                        pgvector_statement(pgvector, conditions, query, fetch, indexed=False)
+                    )
+                ).all()
         # Equal distances (equal texts) in id order, as the numpy paths give them.
         ranked = sorted(rows, key=lambda row: (round(float(row.distance), 6), row.artifact_id))
         return [(row.artifact_id, 1.0 - float(row.distance)) for row in ranked[:limit]]
@@ -503,15 +514,18 @@ def pgvector_statement(
     conditions: Sequence[ColumnElement[bool]],
     query: np.ndarray[Any, Any],
     limit: int,
+    *,
+    indexed: bool = True,
 ) -> Select[Any]:
-    """The HNSW query: the ``limit`` visible vectors of the model nearest by cosine distance.
+    """The ``limit`` visible vectors of the model nearest the query by cosine distance.
 
-    Ordered by the distance alone: a second key (the id, for ties) makes the planner sort
-    every row instead of reading the index in order. Ties are put in id order by the caller,
-    which asks for a few more rows than it returns.
+    ``indexed``: read the HNSW index in distance order (approximate); otherwise compute
+    every filtered row's distance (exact). Ordered by the distance alone: a second key (the
+    id, for ties) makes the planner sort every row instead of reading the index in order.
+    Ties are put in id order by the caller, which asks for a few more rows than it returns.
     """
     v = t.search_vectors.c
-    distance = pgvector.distance(query).label("distance")
+    distance = pgvector.distance(query, indexed=indexed).label("distance")
     return (
         select(v.artifact_id, distance)
         .select_from(t.search_vectors.join(t.artifacts, t.artifacts.c.artifact_id == v.artifact_id))
