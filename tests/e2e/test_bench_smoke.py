@@ -373,7 +373,7 @@ def test_bench_search_runs_and_prints_every_row(tmp_path: Path) -> None:
         expected |= {"semantic_postgres_pgvector", "semantic_postgres_pgvector_kind"}
         # Whether the plan scans the index depends on the size (300 rows: a seq scan).
         assert "the hub's semantic query plan" in out, out
-        assert "recall@10 against the exact scan" in out, out
+        assert "recall@10 against the exact numpy scan" in out, out
     assert set(rows) == expected, out
     assert report["params"] == {
         "size": 300,
