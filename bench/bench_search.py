@@ -594,7 +594,7 @@ def main() -> None:
     parser.add_argument(
         "--pgvector-exact-limit",
         type=int,
-        default=20_000,
+        default=10_000,
         help="as ARTIFACT_HUB_SEARCH_PGVECTOR_EXACT_LIMIT (0: always the HNSW index)",
     )
     parser.add_argument("--workdir", type=Path, default=None)

@@ -99,9 +99,19 @@ class HubSettings(BaseSettings):
     search_pgvector: Literal["auto", "on", "off"] = Field(
         default="auto",
         description=(
-            "pgvector for semantic search on PostgreSQL: 'auto' uses it when the server has "
-            "the extension (creating it when this role may), 'on' refuses to start without "
-            "it, 'off' scores vectors in numpy. Ignored on SQLite."
+            "pgvector on PostgreSQL: 'auto' sets it up when the server has the extension "
+            "(creating it when this role may) and searches with it when a tenant's vectors do "
+            "not fit search_vector_cache_bytes or the filters are too narrow for the "
+            "in-memory walk; 'on' searches with it always and refuses to start without it; "
+            "'off' never. Ignored on SQLite."
+        ),
+    )
+    search_vector_cache_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Memory per process for tenants' vector matrices kept between semantic searches "
+            "(exact, in numpy); a tenant that does not fit is searched in the database."
         ),
     )
     search_pgvector_ef_search: int = Field(
@@ -114,7 +124,7 @@ class HubSettings(BaseSettings):
         ),
     )
     search_pgvector_exact_limit: int = Field(
-        default=20_000,
+        default=10_000,
         ge=0,
         description=(
             "pgvector: a semantic search whose filters leave at most this many vectors "

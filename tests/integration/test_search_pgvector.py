@@ -87,11 +87,11 @@ async def hub(
     every distance computed) or through the HNSW index (``exact_limit = 0``; sequential
     scans off in its database so that the planner reads the index even for these few rows).
     """
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"search_pgvector": "on"}  # every semantic search
     if request.param == "hnsw":
         extra["search_pgvector_exact_limit"] = 0
         database = pg_database.rsplit("/", 1)[1]
-        first = Hub(_settings(tmp_path, pg_database))
+        first = Hub(_settings(tmp_path, pg_database, **extra))
         await first.start()  # the schema, then the setting for later connections
         await _sql(first, f'ALTER DATABASE "{database}" SET enable_seqscan = off')
         await stop_within(first, 120)
@@ -298,3 +298,27 @@ async def test_off_sets_nothing_up_but_keeps_an_existing_column_current(
         assert hits and {score for _, score in hits} == {0.0}
     finally:
         await stop_within(off, 120)
+
+
+@pytest.mark.parametrize("cache_bytes", [0, 64 * 1024 * 1024])
+async def test_auto_searches_in_memory_while_the_vectors_fit_and_with_pgvector_after(
+    tmp_path: Path, pg_database: str, cache_bytes: int
+) -> None:
+    hub = Hub(_settings(tmp_path, pg_database, search_vector_cache_bytes=cache_bytes))
+    await hub.start()
+    try:
+        await _fill(hub)
+        assert hub.indexer.pgvector is not None and hub.indexer.pgvector.ready
+        expected = await _semantic(_numpy(hub), ALICE, "signed link expiry", limit=5)
+        assert _same(await _semantic(hub.search, ALICE, "signed link expiry", limit=5), expected)
+        # In memory: the tenant's matrix is cached. Not fitting: pgvector answered, which
+        # zeroed float32 bytes (what the numpy paths read) do not change.
+        assert bool(hub.search.vectors._entries) == (cache_bytes > 0)
+        if cache_bytes == 0:
+            await _sql(
+                hub, "UPDATE search_vectors SET vector = decode(repeat('00', 4 * dim), 'hex')"
+            )
+            hits = await _semantic(hub.search, ALICE, "signed link expiry", limit=5)
+            assert _same(hits, expected)
+    finally:
+        await stop_within(hub, 120)

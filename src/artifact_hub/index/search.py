@@ -157,7 +157,7 @@ class SearchIndexer:
         batch_size: int = 64,
         pgvector: PgVectorMode = "auto",
         pgvector_ef_search: int = 100,
-        pgvector_exact_limit: int = 20_000,
+        pgvector_exact_limit: int = 10_000,
     ) -> None:
         self.db = db
         self.pgvector = (

@@ -178,7 +178,12 @@ class Hub:
         """Structured, lexical, semantic and hybrid search, and ``best`` by a metric."""
         from artifact_hub.service.search import SearchService
 
-        return SearchService(self.db, self.indexer, self.indexer.embedder)
+        return SearchService(
+            self.db,
+            self.indexer,
+            self.indexer.embedder,
+            vector_cache_bytes=self.settings.search_vector_cache_bytes,
+        )
 
     async def start(self) -> None:
         """Apply migrations, prepare the blob store, and start the relay."""

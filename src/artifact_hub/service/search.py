@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import json
 import math
 import re
 from collections import OrderedDict
@@ -41,6 +42,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    event,
     exists,
     func,
     literal_column,
@@ -49,6 +51,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from artifact_hub.errors import InvalidRequestError, SearchUnavailableError
@@ -402,6 +405,11 @@ class SearchService:
         ``limit`` visible ones in score order. When the filters are so narrow that the walk
         finds too few, or the matrix does not fit the cache, the vectors of the artifacts that
         pass the filters are read and scored instead (also exact).
+
+        With pgvector on PostgreSQL (:mod:`artifact_hub.index.pgvector`), those two fallbacks
+        are computed by pgvector instead of reading the vectors out; with ``pgvector = on``
+        every semantic search is. Why not always: in memory is exact and, measured in
+        bench/bench_search.py, several times faster while the matrix fits.
         """
         embedder = self.embedder
         if embedder is None:
@@ -412,7 +420,9 @@ class SearchService:
         [query_vector] = await embedder.embed([query])
         vector = np.asarray(query_vector, dtype=np.float32)
         pgvector = self.indexer.pgvector if self.use_pgvector else None
-        if pgvector is not None and pgvector.ready and pgvector.model == embedder.name:
+        if pgvector is not None and not (pgvector.ready and pgvector.model == embedder.name):
+            pgvector = None
+        if pgvector is not None and pgvector.mode == "on":
             return await self._semantic_pgvector(pgvector, conditions, vector, limit)
         async with self.db.connect() as conn:
             matrix = await self.vectors.get(conn, tenant_id, embedder)
@@ -420,6 +430,9 @@ class SearchService:
                 walked = await _walk(conn, matrix, vector, conditions, limit)
                 if walked is not None:
                     return walked
+        if pgvector is not None:
+            return await self._semantic_pgvector(pgvector, conditions, vector, limit)
+        async with self.db.connect() as conn:
             v = t.search_vectors.c
             stmt = (
                 select(v.artifact_id, v.vector)
@@ -448,15 +461,15 @@ class SearchService:
 
         HNSW loses recall when filters (tenant, access, kind, labels, ...) leave a small
         part of the graph: the scan walks toward the query's neighbourhood, which may hold
-        none of the rows that pass (measured in bench/bench_search.py). So the rows that
-        pass are counted first:
+        none of the rows that pass (measured in bench/bench_search.py). So the planner's
+        estimate of the rows that pass decides (a count would cost as much as the search):
 
         * at most ``exact_limit``: every one's distance is computed (exact; no index);
         * more: the HNSW index is read in distance order, iteratively (pgvector 0.8) so
           rejected candidates do not shorten the result, with ``hnsw.ef_search`` scaled
           by the share of the model's vectors that pass. Approximate: a result may miss
-          a neighbour the exact scan would find. When the scan gives up before ``limit``
-          rows (``hnsw.max_scan_tuples``), the exact scan answers instead.
+          a neighbour the exact scan would find. When it returns fewer rows than asked
+          (the scan gave up, or fewer pass than estimated), the exact scan answers.
         """
         if float(np.linalg.norm(query)) == 0.0:
             return []
@@ -465,17 +478,15 @@ class SearchService:
         joined = t.search_vectors.join(t.artifacts, t.artifacts.c.artifact_id == v.artifact_id)
         where = and_(*pgvector.model_condition(), *conditions)
         async with self.db.begin() as conn:  # SET LOCAL lasts for this transaction
-            visible = int(
-                await conn.scalar(select(func.count()).select_from(joined).where(where)) or 0
+            estimate = await _estimated_rows(
+                conn, select(v.artifact_id).select_from(joined).where(where)
             )
-            if visible == 0:
-                return []
             rows: Sequence[Any] = ()
-            if visible > pgvector.exact_limit:
+            if estimate > pgvector.exact_limit:
                 total = await conn.scalar(
                     text("SELECT reltuples FROM pg_class WHERE relname = 'search_vectors'")
                 )
-                share = min(1.0, visible / max(float(total or 0), float(visible)))
+                share = min(1.0, estimate / max(float(total or 0), estimate))
                 ef_search = min(max(math.ceil(pgvector.ef_search / share), fetch * 2), 1000)
                 if pgvector.iterative_scans:
                     await conn.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
@@ -483,7 +494,7 @@ class SearchService:
                 rows = (
                     await conn.execute(pgvector_statement(pgvector, conditions, query, fetch))
                 ).all()
-            if len(rows) < min(fetch, visible):  # exact: small enough, or the scan gave up
+            if len(rows) < fetch:  # exact: few pass, or the index scan came back short
                 rows = (
                     await conn.execute(
                         pgvector_statement(pgvector, conditions, query, fetch, indexed=False)
@@ -503,6 +514,29 @@ class SearchService:
                 await conn.execute(select(t.artifacts).where(t.artifacts.c.artifact_id.in_(ids)))
             ).all()
         return {row.artifact_id: artifact_from_row(row) for row in rows}
+
+
+async def _estimated_rows(conn: AsyncConnection, stmt: Select[Any]) -> float:
+    """The planner's estimate of the rows ``stmt`` returns (planning only, no execution).
+
+    SQLAlchemy has no EXPLAIN construct: the statement is compiled and bound as usual and
+    :func:`_explain_hook` puts ``EXPLAIN`` in front of it on its way to the driver.
+    """
+    engine = conn.sync_engine
+    if not event.contains(engine, "before_cursor_execute", _explain_hook):
+        event.listen(engine, "before_cursor_execute", _explain_hook, retval=True)
+    result = await conn.execute(stmt.execution_options(artifact_hub_explain=True))
+    plan = result.scalar()
+    document = json.loads(plan) if isinstance(plan, str) else plan
+    return float(document[0]["Plan"]["Plan Rows"])
+
+
+def _explain_hook(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, context: Any, _many: bool
+) -> tuple[str, Any]:
+    if context is not None and context.execution_options.get("artifact_hub_explain"):
+        statement = "EXPLAIN (FORMAT JSON) " + statement
+    return statement, parameters
 
 
 _TIE_MARGIN = 16
