@@ -41,5 +41,6 @@ async def test_a_step_that_never_stops_is_abandoned_and_named(
     assert blobs.closing.is_set()
     assert time.monotonic() - started < 10
     assert "blob store did not stop within" in caplog.text
+    assert "in close" in caplog.text  # with the stack of where it was stuck
     # The steps after it ran: the database is disposed (a new connection would be a new pool).
     assert hub.db.engine.pool.checkedout() == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Coroutine
 from functools import cached_property
@@ -229,8 +230,15 @@ class Hub:
         if task in done:
             task.result()  # its own error, if any
             return
+        stack = io.StringIO()
+        task.print_stack(file=stack)  # where it was stuck, for the next one who reads the log
         task.cancel()
-        log.error("hub shutdown: %s did not stop within %.0fs; going on without it", step, timeout)
+        log.error(
+            "hub shutdown: %s did not stop within %.0fs; going on without it\n%s",
+            step,
+            timeout,
+            stack.getvalue(),
+        )
 
     async def __aenter__(self) -> Hub:
         await self.start()
