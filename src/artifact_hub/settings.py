@@ -131,6 +131,16 @@ class HubSettings(BaseSettings):
             "computes every distance (exact); above it the HNSW index answers (approximate)."
         ),
     )
+    search_index_delay_seconds: float = Field(
+        default=0.1,
+        ge=0,
+        le=60,
+        description=(
+            "How long after a write its search document is built: the write's own work "
+            "(relay publish, the next write) goes first, and the writes of that moment are "
+            "indexed together. A search in the same process never waits for it."
+        ),
+    )
     search_text_limit: int = Field(
         default=64 * 1024,
         ge=0,

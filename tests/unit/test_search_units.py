@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -286,3 +287,34 @@ async def test_pgvector_auto_on_sqlite_is_inactive(tmp_path: Path) -> None:
         assert not hub.indexer.pgvector.writes and not hub.indexer.pgvector.ready
     finally:
         await hub.stop()
+
+
+async def test_indexing_waits_for_its_delay_batches_writes_and_flush_cuts_it_short(
+    tmp_path: Path,
+) -> None:
+    from artifact_hub.index import Database
+    from artifact_hub.index.search import SearchIndexer
+    from artifact_hub.storage.memory import MemoryBlobStore
+
+    db = Database(f"sqlite:///{tmp_path / 'index.db'}")
+    indexer = SearchIndexer(db, MemoryBlobStore(), None, delay=30.0)
+    batches: list[list[str]] = []
+
+    async def sync(artifact_ids: Any) -> int:
+        batches.append(sorted(artifact_ids))
+        return len(batches[-1])
+
+    indexer.sync = sync  # type: ignore[method-assign]
+    try:
+        indexer.notify(["art_a"])
+        await asyncio.sleep(0.05)
+        indexer.notify(["art_b"])  # within the delay: the same sync
+        await asyncio.sleep(0.05)
+        assert batches == []  # still waiting
+        started = asyncio.get_running_loop().time()
+        await indexer.flush()  # a search: no waiting for the 30 s
+        assert asyncio.get_running_loop().time() - started < 5
+        assert batches == [["art_a", "art_b"]]
+    finally:
+        await indexer.close()
+        await db.dispose()

@@ -158,6 +158,7 @@ class SearchIndexer:
         pgvector: PgVectorMode = "auto",
         pgvector_ef_search: int = 100,
         pgvector_exact_limit: int = 10_000,
+        delay: float = 0.0,
     ) -> None:
         self.db = db
         self.pgvector = (
@@ -180,6 +181,8 @@ class SearchIndexer:
         self._task: asyncio.Task[None] | None = None
         self._reindex_task: asyncio.Task[None] | None = None
         self._pgvector_task: asyncio.Task[None] | None = None
+        self.delay = delay
+        self._hurry = asyncio.Event()
         self._embedder_failed = False
 
     # ------------------------------------------------------------ background
@@ -245,6 +248,13 @@ class SearchIndexer:
 
     async def flush(self) -> None:
         """Wait until every scheduled sync is done (search calls it: read your writes)."""
+        self._hurry.set()
+        try:
+            await self._flush()
+        finally:
+            self._hurry.clear()
+
+    async def _flush(self) -> None:
         for task in (self._reindex_task, self._task):
             if task is not None and not task.done():
                 await _wait(task)
@@ -269,6 +279,12 @@ class SearchIndexer:
                         await task
 
     async def _drain(self) -> None:
+        if self.delay > 0:
+            # Let the write that scheduled this finish first (its relay publish, the next
+            # write's transaction), and gather the writes of the next moments into one sync.
+            # A search does not wait for the delay: flush() cuts it short.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), self.delay)
         while self._pending:
             batch = list(self._pending)[: self.batch_size]
             self._pending.difference_update(batch)

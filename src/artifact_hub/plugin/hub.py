@@ -102,6 +102,7 @@ class Hub:
             pgvector=settings.search_pgvector,
             pgvector_ef_search=settings.search_pgvector_ef_search,
             pgvector_exact_limit=settings.search_pgvector_exact_limit,
+            delay=settings.search_index_delay_seconds,
         )
         if publisher is None:
             if settings.event_bus == "kafka":

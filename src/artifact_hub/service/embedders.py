@@ -189,6 +189,12 @@ class MiniLMEmbedder:
                 found.append(vector)
         return found
 
+    @staticmethod
+    def clear_cache() -> None:
+        """Forget the cached vectors (the process-wide cache of recent texts)."""
+        with _MODELS_LOCK:
+            _CACHE.clear()
+
     def embed_sync_uncached(self, text: str) -> list[float]:
         """One text's vector, bypassing the cache."""
         row = self.load().encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
