@@ -97,6 +97,8 @@ async def hub(
         await stop_within(first, 120)
     instance = Hub(_settings(tmp_path, pg_database, **extra))
     await instance.start()
+    if request.param == "hnsw" and instance.indexer.pgvector is not None:
+        instance.indexer.pgvector.hnsw_min_share = 0.0  # the index even for narrow filters
     try:
         yield instance
     finally:
@@ -320,5 +322,32 @@ async def test_auto_searches_in_memory_while_the_vectors_fit_and_with_pgvector_a
             )
             hits = await _semantic(hub.search, ALICE, "signed link expiry", limit=5)
             assert _same(hits, expected)
+    finally:
+        await stop_within(hub, 120)
+
+
+async def test_a_narrow_filter_is_searched_exactly_however_many_pass(
+    tmp_path: Path, pg_database: str
+) -> None:
+    # exact_limit 0: only the share of the model's vectors that pass decides.
+    hub = Hub(_settings(tmp_path, pg_database, search_pgvector="on", search_pgvector_exact_limit=0))
+    await hub.start()
+    sent, capture = _plan_of_semantic_search(hub)
+    try:
+        await _fill(hub)
+        await _sql(hub, "ANALYZE")  # the planner's estimates decide (autovacuum's job live)
+        assert hub.indexer.pgvector is not None and hub.indexer.pgvector.hnsw_min_share == 0.5
+        event.listen(hub.db.engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            narrow = await _semantic(hub.search, ALICE, "kafka offsets", kind="summary", limit=3)
+        finally:
+            event.remove(hub.db.engine.sync_engine, "before_cursor_execute", capture)
+        # One statement, the exact one: the uncast column, which no index matches.
+        [(statement, _)] = sent
+        assert "search_vectors.embedding <=>" in statement
+        assert "CAST(search_vectors.embedding AS vector(384))" not in statement
+        assert _same(
+            narrow, await _semantic(_numpy(hub), ALICE, "kafka offsets", kind="summary", limit=3)
+        )
     finally:
         await stop_within(hub, 120)

@@ -95,6 +95,10 @@ class PgVector:
             (scaled up for narrower ones, and at least twice the rows asked for).
         exact_limit: Searches whose filters leave at most this many vectors compute every
             distance (exact) instead of reading the HNSW index.
+        hnsw_min_share: ... and so do searches whose filters leave less than this share of
+            the model's vectors, however many: HNSW misses most neighbours then
+            (bench/bench_search.py on MiniLM embeddings: recall@10 0.81 unfiltered, 0.035
+            with a filter that leaves a fifth).
 
     Attributes:
         writes: The column exists: the indexer fills it with each vector it writes (even
@@ -112,8 +116,10 @@ class PgVector:
         dim: int,
         ef_search: int = 100,
         exact_limit: int = 10_000,
+        hnsw_min_share: float = 0.5,
     ) -> None:
         self.db = db
+        self.hnsw_min_share = hnsw_min_share
         self.ef_search = ef_search
         self.exact_limit = exact_limit
         self.mode = mode

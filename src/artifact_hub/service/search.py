@@ -465,7 +465,8 @@ class SearchService:
         none of the rows that pass (measured in bench/bench_search.py). So the planner's
         estimate of the rows that pass decides (a count would cost as much as the search):
 
-        * at most ``exact_limit``: every one's distance is computed (exact; no index);
+        * at most ``exact_limit``, or less than ``hnsw_min_share`` of the model's vectors:
+          every one's distance is computed (exact; no index);
         * more: the HNSW index is read in distance order, iteratively (pgvector 0.8) so
           rejected candidates do not shorten the result, with ``hnsw.ef_search`` scaled
           by the share of the model's vectors that pass. Approximate: a result may miss
@@ -483,11 +484,13 @@ class SearchService:
                 conn, select(v.artifact_id).select_from(joined).where(where)
             )
             rows: Sequence[Any] = ()
-            if estimate > pgvector.exact_limit:
-                total = await conn.scalar(
-                    text("SELECT reltuples FROM pg_class WHERE relname = 'search_vectors'")
-                )
-                share = min(1.0, estimate / max(float(total or 0), estimate))
+            # Both from the planner, so that they agree (pg_class.reltuples is -1 until the
+            # table's first ANALYZE).
+            total = await _estimated_rows(
+                conn, select(v.artifact_id).where(and_(*pgvector.model_condition()))
+            )
+            share = min(1.0, estimate / max(total, estimate))
+            if estimate > pgvector.exact_limit and share >= pgvector.hnsw_min_share:
                 ef_search = min(max(math.ceil(pgvector.ef_search / share), fetch * 2), 1000)
                 if pgvector.iterative_scans:
                     await conn.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
