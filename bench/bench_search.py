@@ -435,7 +435,9 @@ async def measure_pgvector(
         visible = sum(
             1 for i in corpus.owner_rows if not fields or KINDS[i % len(KINDS)] == fields["kind"]
         )
-        path = "exact distances" if visible <= exact_limit else "HNSW index"
+        share = visible / max(1, len(corpus.ids) * 10 // 9)  # the owner holds 90% of all
+        by_scan = visible <= exact_limit or share < indexer.pgvector.hnsw_min_share
+        path = "exact distances" if by_scan else "HNSW index"
         notes.append(
             f"postgres: {what}: {visible} vectors pass the filters -> {path}; recall@10 "
             f"against the exact numpy scan {found / max(expected, 1):.3f}"
