@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +17,12 @@ import pytest
 from sqlalchemy import func, select
 from tests.factories import history, sealed
 from tests.integration.test_kafka_events import read_topics, snapshot
-from tests.integration.workers import read_stats
+from tests.integration.workers import Worker, read_stats, spawn, stop_all
 
 from artifact_hub.bus import KafkaPublisher, all_topics, encode, ensure_topics
 from artifact_hub.index import Database, IndexProjector
 from artifact_hub.index import tables as t
 from artifact_hub.schemas import EventBase
-
-WORKER = Path(__file__).with_name("workers.py")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def event_log(size: int) -> list[EventBase]:
@@ -69,41 +63,24 @@ async def counts(db: Database) -> tuple[int, int]:
 
 def start_consumer(
     tmp_path: Path, member: str, url: str, bootstrap: str, prefix: str, group: str
-) -> tuple[subprocess.Popen[bytes], Path]:
+) -> Worker:
     """One member of the group, in its own process (see ``workers.py``)."""
-    stats = tmp_path / f"consumer-{member}.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(WORKER),
-            "consumer",
-            "--stats",
-            str(stats),
-            "--database-url",
-            url,
-            "--bootstrap",
-            bootstrap,
-            "--prefix",
-            prefix,
-            "--group",
-            group,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / f"consumer-{member}.log", "wb"),  # noqa: SIM115 - the child's
+    return spawn(
+        tmp_path,
+        f"consumer-{member}",
+        "consumer",
+        database_url=url,
+        bootstrap=bootstrap,
+        prefix=prefix,
+        group=group,
     )
-    return process, stats
 
 
 @pytest.fixture
-def workers() -> Iterator[list[tuple[subprocess.Popen[bytes], Path]]]:
-    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+def workers() -> Iterator[list[Worker]]:
+    started: list[Worker] = []
     yield started
-    for process, _ in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    stop_all(started)
 
 
 async def wait_for(condition: Any, timeout: float, what: str) -> None:
@@ -121,7 +98,7 @@ async def test_a_consumer_killed_mid_stream_leaves_a_complete_and_exact_index(
     postgres_server: Any,
     kafka_bootstrap_servers: str,
     tmp_path: Path,
-    workers: list[tuple[subprocess.Popen[bytes], Path]],
+    workers: list[Worker],
 ) -> None:
     prefix, group = f"t{uuid.uuid4().hex[:8]}.", f"g-{uuid.uuid4().hex[:8]}"
     log = event_log(events)

@@ -5,10 +5,7 @@ then two relay processes on one PostgreSQL outbox, publishing to Kafka."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +16,7 @@ import pytest
 from sqlalchemy import select, text
 from tests.factories import history
 from tests.integration.test_kafka_events import read_topics
-from tests.integration.workers import read_stats
+from tests.integration.workers import Worker, read_stats, spawn, stop_all
 
 from artifact_hub.bus import InProcessBus, OutboxRelay, header_map
 from artifact_hub.bus.lease import (
@@ -32,9 +29,6 @@ from artifact_hub.bus.lease import (
 from artifact_hub.index import Database, IndexProjector, Outbox
 from artifact_hub.index import tables as t
 from artifact_hub.schemas import EventBase
-
-WORKER = Path(__file__).with_name("workers.py")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -168,42 +162,24 @@ class _CountingBus(InProcessBus):
 # ---------------------------------------------------------------------- two relay processes
 
 
-def start_relay(tmp_path: Path, name: str, url: str, bootstrap: str, prefix: str) -> Any:
-    stats = tmp_path / f"{name}.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(WORKER),
-            "relay",
-            "--stats",
-            str(stats),
-            "--database-url",
-            url,
-            "--bootstrap",
-            bootstrap,
-            "--prefix",
-            prefix,
-            "--data-dir",
-            str(tmp_path / name),
-            "--batch-size",
-            "10",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / f"{name}.log", "wb"),  # noqa: SIM115 - the child owns it
+def start_relay(tmp_path: Path, name: str, url: str, bootstrap: str, prefix: str) -> Worker:
+    return spawn(
+        tmp_path,
+        name,
+        "relay",
+        database_url=url,
+        bootstrap=bootstrap,
+        prefix=prefix,
+        data_dir=tmp_path / name,
+        batch_size=10,
     )
-    return process, stats
 
 
 @pytest.fixture
-def relays(tmp_path: Path) -> Iterator[list[Any]]:
-    started: list[Any] = []
+def relays(tmp_path: Path) -> Iterator[list[Worker]]:
+    started: list[Worker] = []
     yield started
-    for process, _ in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    stop_all(started)
 
 
 async def wait_for(condition: Any, timeout: float, what: str) -> None:

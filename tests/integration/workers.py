@@ -22,7 +22,9 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,39 @@ FAST_GROUP = {
     "heartbeat_interval_ms": 500,
     "rebalance_timeout_ms": 1000,
 }
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+Worker = tuple["subprocess.Popen[bytes]", Path]
+"""A started worker process and its stats file."""
+
+
+def spawn(tmp_path: Path, name: str, role: str, **options: object) -> Worker:
+    """Start this script as ``role`` with ``--option value`` for each option (``_`` -> ``-``).
+
+    Its stderr goes to ``<tmp_path>/<name>.log``, its stats to ``<tmp_path>/<name>.json``.
+    """
+    stats = tmp_path / f"{name}.json"
+    arguments = [sys.executable, __file__, role, "--stats", str(stats)]
+    for key, value in options.items():
+        arguments += [f"--{key.replace('_', '-')}", str(value)]
+    process = subprocess.Popen(
+        arguments,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / f"{name}.log", "wb"),  # noqa: SIM115 - the child owns it
+    )
+    return process, stats
+
+
+def stop_all(started: Iterable[Worker]) -> None:
+    """Kill the workers still running and reap them (a test's clean-up)."""
+    for process, _ in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
 
 
 def write_stats(path: Path, data: dict[str, Any]) -> None:
