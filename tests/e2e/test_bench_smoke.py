@@ -21,6 +21,21 @@ def bench_env() -> dict[str, str]:
     return env
 
 
+def run_bench(script: Path, *args: str, timeout: float) -> str:
+    """Run a benchmark as a user would (its own process, this checkout's source); its stdout."""
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=bench_env(),
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
 BENCH = ROOT / "bench" / "bench_core.py"
 BENCH_API = ROOT / "bench" / "bench_api.py"
 
@@ -40,32 +55,21 @@ ROW_KEYS = {
 
 
 def test_bench_core_runs_and_prints_every_row(tmp_path: Path) -> None:
-    env = bench_env()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--size-mib",
-            "4",
-            "--small-count",
-            "50",
-            "--events",
-            "200",
-            "--repeat",
-            "2",
-            "--workdir",
-            str(tmp_path),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    out = run_bench(
+        BENCH,
+        "--size-mib",
+        "4",
+        "--small-count",
+        "50",
+        "--events",
+        "200",
+        "--repeat",
+        "2",
+        "--workdir",
+        str(tmp_path),
+        "--json",
         timeout=120,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = proc.stdout
 
     # The report's fixed parts.
     for needle in ("machine:", "nproc:", "python:", "workdir:", "page cache NOT dropped"):
@@ -99,28 +103,17 @@ API_ROW_KEYS = {
 
 
 def test_bench_api_runs_and_prints_every_row(tmp_path: Path) -> None:
-    env = bench_env()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH_API),
-            "--size-mib",
-            "8",
-            "--count",
-            "100",
-            "--workdir",
-            str(tmp_path),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    out = run_bench(
+        BENCH_API,
+        "--size-mib",
+        "8",
+        "--count",
+        "100",
+        "--workdir",
+        str(tmp_path),
+        "--json",
         timeout=180,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = proc.stdout
     for needle in ("machine:", "servers:", "uvicorn", "page cache NOT dropped"):
         assert needle in out, needle
 
@@ -151,28 +144,17 @@ BUS_ROW_KEYS = {
 def test_bench_bus_runs_and_prints_every_row(tmp_path: Path) -> None:
     # Its own Tansu broker (or KAFKA_BOOTSTRAP_SERVERS); PostgreSQL at DATABASE_URL or
     # 127.0.0.1:5432 when it answers, else the report says the PostgreSQL rows were skipped.
-    env = bench_env()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_bus.py"),
-            "--events",
-            "300",
-            "--latency-samples",
-            "20",
-            "--workdir",
-            str(tmp_path),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    out = run_bench(
+        ROOT / "bench" / "bench_bus.py",
+        "--events",
+        "300",
+        "--latency-samples",
+        "20",
+        "--workdir",
+        str(tmp_path),
+        "--json",
         timeout=300,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = proc.stdout
     for needle in ("machine:", "kafka:", "postgres:", "latency:", "p50"):
         assert needle in out, needle
 
@@ -204,18 +186,15 @@ WORKFLOW_ROW_KEYS = {"chain", "chain_templated", "fanout"}
 
 
 def test_bench_workflow_runs_and_prints_every_row() -> None:
-    env = bench_env()
-    proc = subprocess.run(
-        [sys.executable, str(BENCH_WORKFLOW), "--steps", "10", "--repeat", "2", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    out = run_bench(
+        BENCH_WORKFLOW,
+        "--steps",
+        "10",
+        "--repeat",
+        "2",
+        "--json",
         timeout=120,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = proc.stdout
     for needle in ("machine:", "nproc:", "python:", "runner overhead"):
         assert needle in out, needle
     report = json.loads(out.strip().splitlines()[-1])
@@ -238,30 +217,19 @@ STEPS_ROW_KEYS = {"step_roundtrip", "loader_inprocess", "saver_inprocess", "line
 
 def test_bench_steps_runs_and_prints_every_row(tmp_path: Path) -> None:
     # Its own Tansu broker (or KAFKA_BOOTSTRAP_SERVERS) and an embedded hub in tmp_path.
-    env = bench_env()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH_STEPS),
-            "--requests",
-            "5",
-            "--calls",
-            "5",
-            "--depth",
-            "3",
-            "--workdir",
-            str(tmp_path),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    out = run_bench(
+        BENCH_STEPS,
+        "--requests",
+        "5",
+        "--calls",
+        "5",
+        "--depth",
+        "3",
+        "--workdir",
+        str(tmp_path),
+        "--json",
         timeout=180,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = proc.stdout
     for needle in ("machine:", "kafka:", "p50", "lineage:"):
         assert needle in out, needle
     report = json.loads(out.strip().splitlines()[-1])
@@ -288,30 +256,19 @@ FACADE_ROW_KEYS = {
 
 
 def test_bench_facade_runs_and_prints_every_row(tmp_path: Path) -> None:
-    env = bench_env()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_facade.py"),
-            "--count",
-            "2",
-            "--files",
-            "5",
-            "--changed",
-            "0.2",
-            "--workdir",
-            str(tmp_path),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    out = run_bench(
+        ROOT / "bench" / "bench_facade.py",
+        "--count",
+        "2",
+        "--files",
+        "5",
+        "--changed",
+        "0.2",
+        "--workdir",
+        str(tmp_path),
+        "--json",
         timeout=120,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = proc.stdout
     for needle in ("machine:", "in-process facade", "page cache NOT dropped"):
         assert needle in out, needle
     report = json.loads(out.strip().splitlines()[-1])
@@ -334,32 +291,21 @@ SEARCH_ROW_KEYS = {
 
 def test_bench_search_runs_and_prints_every_row(tmp_path: Path) -> None:
     # PostgreSQL at DATABASE_URL or 127.0.0.1:5432 when it answers, else its rows are skipped.
-    env = bench_env()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_search.py"),
-            "--size",
-            "300",
-            "--queries",
-            "5",
-            "--semantic-queries",
-            "3",
-            "--embedder",
-            "hashing",
-            "--workdir",
-            str(tmp_path),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    out = run_bench(
+        ROOT / "bench" / "bench_search.py",
+        "--size",
+        "300",
+        "--queries",
+        "5",
+        "--semantic-queries",
+        "3",
+        "--embedder",
+        "hashing",
+        "--workdir",
+        str(tmp_path),
+        "--json",
         timeout=180,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = proc.stdout
     for needle in ("machine:", "corpus:", "latency:", "p50", "page cache NOT dropped"):
         assert needle in out, needle
     report = json.loads(out.strip().splitlines()[-1])
