@@ -484,13 +484,15 @@ class SearchService:
                 conn, select(v.artifact_id).select_from(joined).where(where)
             )
             rows: Sequence[Any] = ()
-            # Both from the planner, so that they agree (pg_class.reltuples is -1 until the
-            # table's first ANALYZE).
-            total = await _estimated_rows(
-                conn, select(v.artifact_id).where(and_(*pgvector.model_condition()))
-            )
-            share = min(1.0, estimate / max(total, estimate))
-            if estimate > pgvector.exact_limit and share >= pgvector.hnsw_min_share:
+            share = 0.0
+            if estimate > pgvector.exact_limit:
+                # Both from the planner, so that they agree (pg_class.reltuples is -1 until
+                # the table's first ANALYZE).
+                total = await _estimated_rows(
+                    conn, select(v.artifact_id).where(and_(*pgvector.model_condition()))
+                )
+                share = min(1.0, estimate / max(total, estimate))
+            if share and share >= pgvector.hnsw_min_share:
                 ef_search = min(max(math.ceil(pgvector.ef_search / share), fetch * 2), 1000)
                 if pgvector.iterative_scans:
                     await conn.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
