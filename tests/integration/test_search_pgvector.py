@@ -105,8 +105,8 @@ async def hub(
         await stop_within(instance, 120)
 
 
-def _plan_of_semantic_search(hub: Hub) -> Any:
-    """Capture the statements a search sends (to EXPLAIN them)."""
+def _statement_recorder(hub: Hub) -> Any:
+    """A list and a ``before_cursor_execute`` listener that records the distance queries sent."""
     sent: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -196,7 +196,7 @@ async def test_pgvector_answers_and_agrees_with_the_exact_path(hub: Hub) -> None
         assert all(score > 0 for _, score in indexed), query
         assert _same(indexed, await _semantic(_numpy(hub), ALICE, query, limit=5)), query
     # The statement the hub sent reads the HNSW index, or computes every distance.
-    sent, capture = _plan_of_semantic_search(hub)
+    sent, capture = _statement_recorder(hub)
     event.listen(hub.db.engine.sync_engine, "before_cursor_execute", capture)
     try:
         await _semantic(hub.search, ALICE, queries[0], limit=5)
@@ -332,7 +332,7 @@ async def test_a_narrow_filter_is_searched_exactly_however_many_pass(
     # exact_limit 0: only the share of the model's vectors that pass decides.
     hub = Hub(_settings(tmp_path, pg_database, search_pgvector="on", search_pgvector_exact_limit=0))
     await hub.start()
-    sent, capture = _plan_of_semantic_search(hub)
+    sent, capture = _statement_recorder(hub)
     try:
         await _fill(hub)
         await _sql(hub, "ANALYZE")  # the planner's estimates decide (autovacuum's job live)
