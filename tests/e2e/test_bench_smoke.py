@@ -336,3 +336,52 @@ def test_bench_search_runs_and_prints_every_row(tmp_path: Path) -> None:
             assert math.isfinite(p50) and 0 < p50 <= p99, (key, row)
         assert any(row["metric"] in line for line in out.splitlines()), key
     assert list(tmp_path.iterdir()) == []
+
+
+PEER_ROW_KEYS = {
+    "push_seq",
+    "push_threads",
+    "cpu_per_push",
+    "list",
+    "upload",
+    "download",
+    "transfer_rss",
+    "idle_rss",
+}
+
+
+def test_bench_peer_runs_hub_side_without_mlflow(tmp_path: Path) -> None:
+    # --no-mlflow: the hub side only (MLflow is the optional bench extra, never needed here).
+    out = run_bench(
+        ROOT / "bench" / "bench_peer.py",
+        "--no-mlflow",
+        "--rounds",
+        "1",
+        "--small-count",
+        "20",
+        "--threads",
+        "4",
+        "--big-mib",
+        "4",
+        "--skip-events",
+        "--workdir",
+        str(tmp_path),
+        "--json",
+        timeout=180,
+    )
+    for needle in ("machine:", "git:", "| workload | artifact-hub | MLflow | hub / MLflow |"):
+        assert needle in out, needle
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["bench"] == "peer" and report["events"] is None
+    rows = {row["key"]: row for row in report["rows"]}
+    assert set(rows) == PEER_ROW_KEYS
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    for key, row in rows.items():
+        assert math.isfinite(row["hub"]) and row["hub"] > 0, (key, row)
+        assert len(row["hub_samples"]) == 1 and row["mlflow_samples"] == [], (key, row)
+        # Its table row: the hub's figure printed, MLflow and the ratio n/a.
+        (line,) = [line for line in table if line.startswith(f"| {row['metric']} (")]
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert float(cells[1].replace(",", "")) > 0 and cells[2:] == ["n/a", "n/a"], line
+    # Both servers stopped and the work folder is gone.
+    assert list(tmp_path.iterdir()) == []
