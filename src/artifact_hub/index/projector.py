@@ -15,7 +15,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import Insert, Row, and_, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import EventNotReadyError, EventRejectedError
@@ -33,7 +34,118 @@ from artifact_hub.schemas.events import (
 )
 from artifact_hub.schemas.lineage import Lineage
 
-__all__ = ["IndexProjector", "event_digest", "label_value", "lock_artifact"]
+__all__ = [
+    "IndexProjector",
+    "Usage",
+    "add_usage",
+    "event_digest",
+    "insert_ignore",
+    "label_value",
+    "lock_artifact",
+    "session_touch",
+    "usage_upsert",
+    "write_usage",
+]
+
+Usage = dict[str, list[int]]
+"""Storage deltas per tenant, ``{tenant_id: [bytes, versions]}``, not written yet."""
+
+
+def add_usage(usage: Usage, tenant_id: str, size: int, versions: int) -> None:
+    """Add a delta to ``usage``."""
+    entry = usage.get(tenant_id)
+    if entry is None:
+        usage[tenant_id] = [size, versions]
+    else:
+        entry[0] += size
+        entry[1] += versions
+
+
+def _dialect(conn: AsyncConnection) -> Any:
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
+_STATEMENTS: dict[tuple[str, str], Insert] = {}
+
+
+def _cached(conn: AsyncConnection, name: str) -> Insert:
+    key = (conn.dialect.name, name)
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = _BUILDERS[name](_dialect(conn))
+    return found
+
+
+def _build_usage_upsert(dialect: Any) -> Insert:
+    u = t.tenant_usage
+    ins = dialect.insert(u)
+    statement: Insert = ins.on_conflict_do_update(
+        index_elements=[u.c.tenant_id],
+        set_={
+            "bytes": u.c.bytes + ins.excluded.bytes,
+            "versions": u.c.versions + ins.excluded.versions,
+        },
+    )
+    return statement
+
+
+def _build_session_touch(dialect: Any) -> Insert:
+    s = t.sessions
+    ins = dialect.insert(s)
+    statement: Insert = ins.on_conflict_do_update(
+        index_elements=[s.c.tenant_id, s.c.session_id],
+        set_={"created_at": ins.excluded.created_at},
+        # Events of different artifacts may arrive in any order; keep the earliest.
+        where=ins.excluded.created_at < s.c.created_at,
+    )
+    return statement
+
+
+def _build_ignore(table: Any) -> Any:
+    def build(dialect: Any) -> Insert:
+        statement: Insert = dialect.insert(table).on_conflict_do_nothing(
+            index_elements=list(table.primary_key.columns)
+        )
+        return statement
+
+    return build
+
+
+_BUILDERS = {
+    "usage": _build_usage_upsert,
+    "session": _build_session_touch,
+    "ignore:artifacts": _build_ignore(t.artifacts),
+    "ignore:access_entries": _build_ignore(t.access_entries),
+}
+
+
+def usage_upsert(conn: AsyncConnection) -> Insert:
+    """``INSERT INTO tenant_usage ... ON CONFLICT DO UPDATE`` adding the given deltas."""
+    return _cached(conn, "usage")
+
+
+def session_touch(conn: AsyncConnection) -> Insert:
+    """Insert a session, or move its ``created_at`` earlier (never later)."""
+    return _cached(conn, "session")
+
+
+def insert_ignore(conn: AsyncConnection, table_name: str) -> Insert:
+    """``INSERT ... ON CONFLICT (primary key) DO NOTHING`` into ``artifacts``/``access_entries``."""
+    return _cached(conn, f"ignore:{table_name}")
+
+
+async def write_usage(conn: AsyncConnection, usage: Usage) -> None:
+    """Add ``usage`` to ``tenant_usage`` in one statement.
+
+    Tenants go in sorted order: every writer takes the rows' locks in the same order.
+    """
+    rows = [
+        {"tenant_id": tenant_id, "bytes": delta[0], "versions": delta[1]}
+        for tenant_id, delta in sorted(usage.items())
+        if delta[0] or delta[1]
+    ]
+    if rows:
+        await conn.execute(usage_upsert(conn), rows)
 
 
 def event_digest(event: EventBase) -> str:
@@ -71,10 +183,22 @@ def label_value(value: Any) -> str:
 
 
 class IndexProjector:
-    """Applies events to the index tables, idempotently and in per-artifact order."""
+    """Applies events to the index tables, idempotently and in per-artifact order.
 
-    async def apply(self, conn: AsyncConnection, event: EventBase) -> bool:
+    Besides the index rows it keeps ``tenant_usage`` (see ``tables.tenant_usage``): every
+    change of the bytes a tenant stores is added in the same transaction.
+    """
+
+    async def apply(
+        self, conn: AsyncConnection, event: EventBase, *, usage: Usage | None = None
+    ) -> bool:
         """Apply one event inside the caller's transaction.
+
+        Args:
+            conn: The caller's transaction.
+            event: The event.
+            usage: Where to add the event's storage delta instead of writing it to
+                ``tenant_usage`` now (a batch writes every tenant's delta once, at its end).
 
         Returns:
             True when the event changed the index, False when it was already applied.
@@ -92,20 +216,25 @@ class IndexProjector:
             return False
         if isinstance(event, ArtifactEvent):
             await lock_artifact(conn, event.artifact_id)
+        delta: tuple[int, int] | None = None
         if isinstance(event, ArtifactCreated):
             await self._created(conn, event)
+            delta = (event.size_bytes, 1)
         elif isinstance(event, SessionSealed):
             await self._sealed(conn, event)
         elif isinstance(event, ArtifactEvent):
-            await self._advance(conn, event)
+            row = await self._advance(conn, event)
+            live = row.deleted_at is None and row.purged_at is None
             if isinstance(event, ArtifactVersioned):
-                await self._versioned(conn, event)
+                await self._versioned(conn, event, row)
+                if live:
+                    delta = (event.size_bytes, 1)
             elif isinstance(event, ArtifactShared):
                 await self._shared(conn, event)
             elif isinstance(event, ArtifactUpdated):
                 await self._updated(conn, event)
             elif isinstance(event, ArtifactDeleted):
-                await self._deleted(conn, event)
+                delta = await self._deleted(conn, event, live=live)
             elif isinstance(event, ArtifactExpired):
                 await conn.execute(
                     update(t.artifacts)
@@ -116,6 +245,14 @@ class IndexProjector:
                 raise EventRejectedError(f"unknown event type {event.type}")
         else:  # pragma: no cover
             raise EventRejectedError(f"unknown event type {event.type}")
+        if delta is not None and (delta[0] or delta[1]):
+            if usage is not None:
+                add_usage(usage, event.tenant_id, *delta)
+            else:
+                await conn.execute(
+                    usage_upsert(conn),
+                    {"tenant_id": event.tenant_id, "bytes": delta[0], "versions": delta[1]},
+                )
         await conn.execute(
             insert(t.processed_events).values(
                 event_id=event.event_id,
@@ -126,12 +263,17 @@ class IndexProjector:
         )
         return True
 
-    async def _advance(self, conn: AsyncConnection, event: ArtifactEvent) -> None:
-        """Move the artifact's revision from ``seq - 1`` to ``seq``, or say why not."""
+    async def _advance(self, conn: AsyncConnection, event: ArtifactEvent) -> Row[Any]:
+        """Move the artifact's revision from ``seq - 1`` to ``seq``, or say why not.
+
+        Returns:
+            The artifact's row as it was (revision, tenant, version, metadata, deletion).
+        """
+        a = t.artifacts.c
         row = (
             await conn.execute(
-                select(t.artifacts.c.revision, t.artifacts.c.tenant_id)
-                .where(t.artifacts.c.artifact_id == event.artifact_id)
+                select(a.revision, a.tenant_id, a.version, a.metadata, a.deleted_at, a.purged_at)
+                .where(a.artifact_id == event.artifact_id)
                 .with_for_update()
             )
         ).first()
@@ -174,50 +316,18 @@ class IndexProjector:
             raise EventNotReadyError(
                 f"{event.artifact_id} changed concurrently", artifact_id=event.artifact_id
             )
+        return row
 
     async def _created(self, conn: AsyncConnection, event: ArtifactCreated) -> None:
-        exists = await conn.scalar(
-            select(t.artifacts.c.artifact_id).where(t.artifacts.c.artifact_id == event.artifact_id)
+        # ON CONFLICT DO NOTHING tells an existing artifact without a SELECT first, and
+        # without aborting the transaction (PostgreSQL) as a unique violation would.
+        result = await conn.execute(
+            insert_ignore(conn, "artifacts").values(created_artifact_row(event))
         )
-        if exists is not None:
+        if result.rowcount != 1:
             raise EventRejectedError(
                 f"artifact {event.artifact_id} already exists", artifact_id=event.artifact_id
             )
-        await conn.execute(
-            insert(t.artifacts).values(
-                artifact_id=event.artifact_id,
-                tenant_id=event.tenant_id,
-                namespace=event.namespace,
-                name=event.name,
-                agent_id=event.agent_id,
-                session_id=event.session_id,
-                kind=event.kind,
-                content_type=event.content_type,
-                version=1,
-                sha256=event.sha256,
-                size_bytes=event.size_bytes,
-                metadata=event.metadata,
-                labels=event.labels,
-                tags=event.tags,
-                metrics=event.metrics,
-                pinned=event.pinned,
-                uri=event.uri,
-                preview_uri=event.preview_uri,
-                run_id=event.run_id or (event.lineage.run_id if event.lineage else None),
-                graph_id=event.graph_id or (event.lineage.workflow_id if event.lineage else None),
-                node_id=event.node_id or (event.lineage.step_id if event.lineage else None),
-                tool_name=event.tool_name,
-                tool_version=event.tool_version,
-                org_id=event.org_id,
-                user_id=event.user_id,
-                client_id=event.client_id,
-                app_id=event.app_id,
-                created_at=event.occurred_at,
-                updated_at=event.occurred_at,
-                expires_at=event.expires_at,
-                revision=1,
-            )
-        )
         await conn.execute(
             insert(t.artifact_versions).values(
                 artifact_id=event.artifact_id,
@@ -239,14 +349,9 @@ class IndexProjector:
         if event.session_id:
             await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
 
-    async def _versioned(self, conn: AsyncConnection, event: ArtifactVersioned) -> None:
-        previous = (
-            await conn.execute(
-                select(t.artifacts.c.version, t.artifacts.c.metadata).where(
-                    t.artifacts.c.artifact_id == event.artifact_id
-                )
-            )
-        ).one()
+    async def _versioned(
+        self, conn: AsyncConnection, event: ArtifactVersioned, previous: Row[Any]
+    ) -> None:
         if event.version != previous.version + 1:
             raise EventRejectedError(
                 f"version {event.version} of {event.artifact_id} does not follow "
@@ -267,21 +372,8 @@ class IndexProjector:
                 created_at=event.occurred_at,
             )
         )
-        values: dict[str, Any] = {
-            "version": event.version,
-            "sha256": event.sha256,
-            "size_bytes": event.size_bytes,
-            "metadata": metadata,
-        }
-        if event.content_type is not None:
-            values["content_type"] = event.content_type
+        values = versioned_artifact_values(event, metadata)
         if event.lineage is not None:
-            # The artifact row names the run that made its current version.
-            values["run_id"] = event.lineage.run_id
-            if event.lineage.workflow_id is not None:
-                values["graph_id"] = event.lineage.workflow_id
-            if event.lineage.step_id is not None:
-                values["node_id"] = event.lineage.step_id
             await self._lineage(conn, event, event.version, event.lineage)
         await conn.execute(
             update(t.artifacts).where(t.artifacts.c.artifact_id == event.artifact_id).values(values)
@@ -294,32 +386,10 @@ class IndexProjector:
         conn: AsyncConnection, event: ArtifactEvent, version: int, lineage: Lineage
     ) -> None:
         """Record which run and step made ``version``, and the versions it was made from."""
-        await conn.execute(
-            insert(t.artifact_lineage).values(
-                artifact_id=event.artifact_id,
-                version=version,
-                tenant_id=event.tenant_id,
-                run_id=lineage.run_id,
-                workflow_id=lineage.workflow_id,
-                step_id=lineage.step_id,
-                created_at=event.occurred_at,
-            )
-        )
-        inputs = {(i.artifact_id, i.version): None for i in lineage.inputs}  # unique, in order
+        row, inputs = lineage_rows(event, version, lineage)
+        await conn.execute(insert(t.artifact_lineage).values(row))
         if inputs:
-            await conn.execute(
-                insert(t.lineage_inputs),
-                [
-                    {
-                        "artifact_id": event.artifact_id,
-                        "version": version,
-                        "input_artifact_id": input_id,
-                        "input_version": input_version,
-                        "tenant_id": event.tenant_id,
-                    }
-                    for input_id, input_version in inputs
-                ],
-            )
+            await conn.execute(insert(t.lineage_inputs), inputs)
 
     async def _shared(self, conn: AsyncConnection, event: ArtifactShared) -> None:
         entries = t.access_entries
@@ -333,38 +403,24 @@ class IndexProjector:
                     )
                 )
             )
-        for principal in event.grants:
-            existing = await conn.scalar(
-                select(entries.c.principal_id).where(
-                    and_(
-                        entries.c.artifact_id == event.artifact_id,
-                        entries.c.principal_type == principal.type,
-                        entries.c.principal_id == principal.id,
-                    )
-                )
+        if event.grants:
+            # An existing grant is kept as it is (who granted it first, and when).
+            await conn.execute(
+                insert_ignore(conn, "access_entries"),
+                [
+                    {
+                        "artifact_id": event.artifact_id,
+                        "principal_type": principal.type,
+                        "principal_id": principal.id,
+                        "granted_by": event.actor,
+                        "granted_at": event.occurred_at,
+                    }
+                    for principal in {(p.type, p.id): p for p in event.grants}.values()
+                ],
             )
-            if existing is None:
-                await conn.execute(
-                    insert(entries).values(
-                        artifact_id=event.artifact_id,
-                        principal_type=principal.type,
-                        principal_id=principal.id,
-                        granted_by=event.actor,
-                        granted_at=event.occurred_at,
-                    )
-                )
 
     async def _updated(self, conn: AsyncConnection, event: ArtifactUpdated) -> None:
-        values: dict[str, Any] = {}
-        if event.pinned is not None:
-            values["pinned"] = event.pinned
-        if event.expiry is not None:
-            values["expires_at"] = event.expiry.expires_at
-            values["expired_at"] = None
-        for field in ("metadata", "labels", "tags", "metrics"):
-            value = getattr(event, field)
-            if value is not None:
-                values[field] = value
+        values = updated_artifact_values(event)
         if values:
             await conn.execute(
                 update(t.artifacts)
@@ -378,54 +434,75 @@ class IndexProjector:
         if event.tags is not None:
             await self._replace_tags(conn, event.artifact_id, event.tags)
 
-    async def _deleted(self, conn: AsyncConnection, event: ArtifactDeleted) -> None:
-        if event.purged and event.version is None:
-            # The artifact row stays as a tombstone (its revision orders any late event).
-            for table in (
-                t.artifact_versions,
-                t.artifact_labels,
-                t.artifact_tags,
-                t.access_entries,
-                t.artifact_lineage,
-                t.lineage_inputs,
-            ):
-                await conn.execute(delete(table).where(table.c.artifact_id == event.artifact_id))
+    @staticmethod
+    async def _live_usage(conn: AsyncConnection, artifact_id: str) -> tuple[int, int]:
+        """(bytes, count) of the artifact's versions that are not deleted."""
+        v = t.artifact_versions.c
+        row = (
             await conn.execute(
-                update(t.artifacts)
-                .where(t.artifacts.c.artifact_id == event.artifact_id)
-                .values(
-                    deleted_at=func.coalesce(t.artifacts.c.deleted_at, event.occurred_at),
-                    purged_at=event.occurred_at,
-                    metadata={},
-                    labels={},
-                    tags=[],
-                    metrics={},
+                select(func.coalesce(func.sum(v.size_bytes), 0), func.count()).where(
+                    and_(v.artifact_id == artifact_id, v.deleted_at.is_(None))
                 )
             )
-            return
+        ).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    async def _deleted(
+        self, conn: AsyncConnection, event: ArtifactDeleted, *, live: bool
+    ) -> tuple[int, int] | None:
+        """Apply a delete; return the storage delta (``live``: the artifact counted)."""
         if event.version is None:
-            await conn.execute(
-                update(t.artifacts)
-                .where(t.artifacts.c.artifact_id == event.artifact_id)
-                .values(deleted_at=event.occurred_at)
-            )
-            return
-        result = await conn.execute(
-            update(t.artifact_versions)
-            .where(
-                and_(
-                    t.artifact_versions.c.artifact_id == event.artifact_id,
-                    t.artifact_versions.c.version == event.version,
+            delta = None
+            if live:  # its versions stop counting now (a purge after a delete: already)
+                size, count = await self._live_usage(conn, event.artifact_id)
+                delta = (-size, -count)
+            if event.purged:
+                # The artifact row stays as a tombstone (its revision orders any late event).
+                for table in (
+                    t.artifact_versions,
+                    t.artifact_labels,
+                    t.artifact_tags,
+                    t.access_entries,
+                    t.artifact_lineage,
+                    t.lineage_inputs,
+                ):
+                    await conn.execute(
+                        delete(table).where(table.c.artifact_id == event.artifact_id)
+                    )
+                await conn.execute(
+                    update(t.artifacts)
+                    .where(t.artifacts.c.artifact_id == event.artifact_id)
+                    .values(
+                        deleted_at=func.coalesce(t.artifacts.c.deleted_at, event.occurred_at),
+                        purged_at=event.occurred_at,
+                        metadata={},
+                        labels={},
+                        tags=[],
+                        metrics={},
+                    )
                 )
-            )
-            .values(deleted_at=event.occurred_at)
-        )
-        if result.rowcount != 1:
+            else:
+                await conn.execute(
+                    update(t.artifacts)
+                    .where(t.artifacts.c.artifact_id == event.artifact_id)
+                    .values(deleted_at=event.occurred_at)
+                )
+            return delta
+        v = t.artifact_versions.c
+        where = and_(v.artifact_id == event.artifact_id, v.version == event.version)
+        version = (await conn.execute(select(v.size_bytes, v.deleted_at).where(where))).first()
+        if version is None:
             raise EventRejectedError(
                 f"{event.artifact_id} has no version {event.version}",
                 artifact_id=event.artifact_id,
                 version=event.version,
             )
+        await conn.execute(
+            update(t.artifact_versions).where(where).values(deleted_at=event.occurred_at)
+        )
+        if live and version.deleted_at is None:
+            return (-int(version.size_bytes), -1)
+        return None
 
     async def _sealed(self, conn: AsyncConnection, event: SessionSealed) -> None:
         await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
@@ -445,25 +522,12 @@ class IndexProjector:
     async def _touch_session(
         conn: AsyncConnection, tenant_id: str, session_id: str, at: datetime
     ) -> None:
-        sessions = t.sessions
-        existing = (
-            await conn.execute(
-                select(sessions.c.created_at).where(
-                    and_(sessions.c.tenant_id == tenant_id, sessions.c.session_id == session_id)
-                )
-            )
-        ).first()
-        if existing is None:
-            await conn.execute(
-                insert(sessions).values(tenant_id=tenant_id, session_id=session_id, created_at=at)
-            )
-        elif at < existing.created_at:
-            # Events of different artifacts may arrive in any order; keep the earliest.
-            await conn.execute(
-                update(sessions)
-                .where(and_(sessions.c.tenant_id == tenant_id, sessions.c.session_id == session_id))
-                .values(created_at=at)
-            )
+        # One upsert: insert, or keep the earliest created_at (events of different artifacts
+        # may arrive in any order).
+        await conn.execute(
+            session_touch(conn),
+            {"tenant_id": tenant_id, "session_id": session_id, "created_at": at},
+        )
 
     @staticmethod
     async def _replace_pairs(
@@ -509,3 +573,120 @@ class IndexProjector:
                 insert(t.artifact_tags),
                 [{"artifact_id": artifact_id, "tag": tag} for tag in unique],
             )
+
+
+def created_artifact_row(event: ArtifactCreated) -> dict[str, Any]:
+    """The ``artifacts`` row an ``artifact.created`` inserts."""
+    lineage = event.lineage
+    return {
+        "artifact_id": event.artifact_id,
+        "tenant_id": event.tenant_id,
+        "namespace": event.namespace,
+        "name": event.name,
+        "agent_id": event.agent_id,
+        "session_id": event.session_id,
+        "kind": event.kind,
+        "content_type": event.content_type,
+        "version": 1,
+        "sha256": event.sha256,
+        "size_bytes": event.size_bytes,
+        "metadata": event.metadata,
+        "labels": event.labels,
+        "tags": event.tags,
+        "metrics": event.metrics,
+        "pinned": event.pinned,
+        "uri": event.uri,
+        "preview_uri": event.preview_uri,
+        "run_id": event.run_id or (lineage.run_id if lineage else None),
+        "graph_id": event.graph_id or (lineage.workflow_id if lineage else None),
+        "node_id": event.node_id or (lineage.step_id if lineage else None),
+        "tool_name": event.tool_name,
+        "tool_version": event.tool_version,
+        "org_id": event.org_id,
+        "user_id": event.user_id,
+        "client_id": event.client_id,
+        "app_id": event.app_id,
+        "created_at": event.occurred_at,
+        "updated_at": event.occurred_at,
+        "expires_at": event.expires_at,
+        "deleted_at": None,
+        "expired_at": None,
+        "purged_at": None,
+        "revision": 1,
+    }
+
+
+def versioned_artifact_values(event: ArtifactVersioned, metadata: Any) -> dict[str, Any]:
+    """The ``artifacts`` columns an ``artifact.versioned`` sets (besides revision/updated_at)."""
+    values: dict[str, Any] = {
+        "version": event.version,
+        "sha256": event.sha256,
+        "size_bytes": event.size_bytes,
+        "metadata": metadata,
+    }
+    if event.content_type is not None:
+        values["content_type"] = event.content_type
+    if event.lineage is not None:
+        # The artifact row names the run that made its current version.
+        values["run_id"] = event.lineage.run_id
+        if event.lineage.workflow_id is not None:
+            values["graph_id"] = event.lineage.workflow_id
+        if event.lineage.step_id is not None:
+            values["node_id"] = event.lineage.step_id
+    return values
+
+
+def updated_artifact_values(event: ArtifactUpdated) -> dict[str, Any]:
+    """The ``artifacts`` columns an ``artifact.updated`` sets (besides revision/updated_at)."""
+    values: dict[str, Any] = {}
+    if event.pinned is not None:
+        values["pinned"] = event.pinned
+    if event.expiry is not None:
+        values["expires_at"] = event.expiry.expires_at
+        values["expired_at"] = None
+    for field in ("metadata", "labels", "tags", "metrics"):
+        value = getattr(event, field)
+        if value is not None:
+            values[field] = value
+    return values
+
+
+def label_rows(artifact_id: str, source: str, pairs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``artifact_labels`` rows of ``pairs``."""
+    return [
+        {"artifact_id": artifact_id, "source": source, "key": key[:128], "value": label_value(v)}
+        for key, v in pairs.items()
+    ]
+
+
+def tag_rows(artifact_id: str, tags: list[str]) -> list[dict[str, Any]]:
+    """The ``artifact_tags`` rows of ``tags``."""
+    return [{"artifact_id": artifact_id, "tag": tag} for tag in sorted(set(tags))]
+
+
+def lineage_rows(
+    event: ArtifactEvent, version: int, lineage: Lineage
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``artifact_lineage`` row and ``lineage_inputs`` rows of a version's lineage."""
+    inputs = {(i.artifact_id, i.version): None for i in lineage.inputs}  # unique, in order
+    return (
+        {
+            "artifact_id": event.artifact_id,
+            "version": version,
+            "tenant_id": event.tenant_id,
+            "run_id": lineage.run_id,
+            "workflow_id": lineage.workflow_id,
+            "step_id": lineage.step_id,
+            "created_at": event.occurred_at,
+        },
+        [
+            {
+                "artifact_id": event.artifact_id,
+                "version": version,
+                "input_artifact_id": input_id,
+                "input_version": input_version,
+                "tenant_id": event.tenant_id,
+            }
+            for input_id, input_version in inputs
+        ],
+    )

@@ -507,6 +507,7 @@ class IndexReader:
             t.sessions,
             t.artifact_lineage,
             t.lineage_inputs,
+            t.tenant_usage,
         ):
             rows = (await conn.execute(select(table).order_by(*table.primary_key.columns))).all()
             result[table.name] = [dict(row._mapping) for row in rows]

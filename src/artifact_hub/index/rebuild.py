@@ -81,6 +81,7 @@ PROJECTION_TABLES = (
     t.sessions,
     t.deferred_events,
     t.processed_events,
+    t.tenant_usage,
 )
 """What the events build (and ``force`` empties): the index, the access lists, and the
 consumers' bookkeeping of applied and parked events."""

@@ -46,6 +46,7 @@ __all__ = [
     "search_state",
     "search_vectors",
     "sessions",
+    "tenant_usage",
     "tenants",
     "uploads",
 ]
@@ -401,3 +402,19 @@ search_state = Table(
     Column("tenant_id", String(128), primary_key=True),
     Column("version", BigInteger, nullable=False),
 )
+
+# Storage used per tenant, kept by the projection in the same transaction as each change
+# (``PlanLimits.check_quota`` reads it instead of summing every version): the bytes and the
+# number of the versions that are not deleted, of the tenant's artifacts that are neither
+# deleted nor purged. Expiry is left out (it depends on the clock, not on events); the quota
+# check subtracts the few expired artifacts that the sweeper has not purged yet, found
+# through the ``(tenant_id, expires_at)`` index below.
+tenant_usage = Table(
+    "tenant_usage",
+    metadata,
+    Column("tenant_id", String(128), primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("versions", BigInteger, nullable=False),
+)
+
+Index(None, artifacts.c.tenant_id, artifacts.c.expires_at)
