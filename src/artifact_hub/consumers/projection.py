@@ -16,12 +16,13 @@ full; see :mod:`artifact_hub.consumers.validation`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import Row, and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.bus.cloudevents import KafkaRecord, decode
@@ -33,6 +34,12 @@ from artifact_hub.consumers.validation import (
 )
 from artifact_hub.errors import EventNotReadyError, EventRejectedError
 from artifact_hub.index import tables as t
+from artifact_hub.index.batch_projector import (
+    BatchProjection,
+    chunks,
+    lock_artifacts,
+    processed_ids,
+)
 from artifact_hub.index.database import Database
 from artifact_hub.index.projector import IndexProjector, lock_artifact
 from artifact_hub.schemas.events import ArtifactEvent, HubEvent
@@ -121,13 +128,27 @@ class IndexConsumer:
         a time instead, so the other records still apply. Database errors propagate: the
         transport redelivers the whole batch, and the idempotent apply skips what is done.
 
+        Records whose event id (the ``ce_id`` header) is already applied are told apart first,
+        with one query for the whole batch, before anything is decoded or verified: in
+        distributed mode the hub's write path applied its own events already. With a
+        validator, only the hub's own events (``ce_source``) are skipped so; an agent's event
+        is still checked (the same id on a different event is dead-lettered).
+
+        The transaction is set-based (:class:`~artifact_hub.index.batch_projector.BatchProjection`):
+        a few statements per table for the whole batch, not per event.
+
         Returns:
             One outcome per record, in the order given.
         """
         outcomes: list[Outcome | None] = [None] * len(records)
+        self.stats.received += len(records)
+        known = await self._already_applied(records)
         ready: list[tuple[int, str, KafkaRecord, HubEvent]] = []
         for index, (topic, record) in enumerate(records):
-            self.stats.received += 1
+            if index in known:
+                self.stats.duplicate += 1
+                outcomes[index] = Outcome.DUPLICATE
+                continue
             decoded = await self._decode(topic, record)
             if isinstance(decoded, Outcome):
                 outcomes[index] = decoded
@@ -158,6 +179,28 @@ class IndexConsumer:
                 outcomes[index] = Outcome.DEFERRED
         return [outcome or Outcome.DUPLICATE for outcome in outcomes]
 
+    async def _already_applied(self, records: Sequence[tuple[str, KafkaRecord]]) -> set[int]:
+        """The positions of the records whose event is applied already, by their ``ce_id``.
+
+        Binary-mode records only (their ``ce_id`` is the event id); with a validator, only
+        those that claim the hub's source (an agent's reuse of an id must be dead-lettered).
+        """
+        hub_source = None if self.validator is None else self.validator.hub_source
+        candidates: dict[int, str] = {}
+        for index, (_, record) in enumerate(records):
+            headers = record.headers
+            event_id = headers.get("ce_id")
+            if not event_id or "ce_type" not in headers:
+                continue
+            if hub_source is not None and headers.get("ce_source") != hub_source:
+                continue
+            candidates[index] = event_id
+        if not candidates:
+            return set()
+        async with self.db.connect() as conn:
+            applied = await processed_ids(conn, candidates.values())
+        return {index for index, event_id in candidates.items() if event_id in applied}
+
     async def _apply_together(
         self, conn: AsyncConnection, ready: Sequence[tuple[int, str, KafkaRecord, HubEvent]]
     ) -> tuple[list[tuple[tuple[int, str, KafkaRecord, HubEvent], str]], int, dict[int, Outcome]]:
@@ -165,33 +208,23 @@ class IndexConsumer:
         ids = sorted({e.artifact_id for _, _, _, e in ready if isinstance(e, ArtifactEvent)})
         # Locks in one order (sorted): another member may hold the same artifacts, whose
         # events travel on topics assigned to it.
-        for artifact_id in ids:
-            await lock_artifact(conn, artifact_id)
-        revision: dict[str, int] = {}
-        waiting: set[str] = set()
-        for chunk in _chunks(ids, 500):
-            rows = await conn.execute(
-                select(t.artifacts.c.artifact_id, t.artifacts.c.revision).where(
-                    t.artifacts.c.artifact_id.in_(chunk)
-                )
-            )
-            revision.update({row.artifact_id: int(row.revision) for row in rows})
-            waiting.update(
-                (
-                    await conn.execute(
-                        select(t.deferred_events.c.artifact_id)
-                        .where(t.deferred_events.c.artifact_id.in_(chunk))
-                        .distinct()
-                    )
-                ).scalars()
-            )
+        await lock_artifacts(conn, ids)
+        parked = await self._parked(conn, ids)
+        batch = BatchProjection(self.projector)
+        await batch.load(
+            conn,
+            [event for _, _, _, event in ready],
+            [row.event_id for rows in parked.values() for row in rows.values()],
+        )
+        parked_ids = {row.event_id for rows in parked.values() for row in rows.values()}
+        released_ids: list[str] = []
         early: list[tuple[tuple[int, str, KafkaRecord, HubEvent], str]] = []
         done: dict[int, Outcome] = {}
         applied = 0
         for item in ready:
             index, _, _, event = item
             if isinstance(event, ArtifactEvent):
-                current = revision.get(event.artifact_id)
+                current = batch.revision(event.artifact_id)
                 if event.seq > (current or 0) + 1:
                     # The projector's own words for it (see IndexProjector._advance).
                     early.append(
@@ -204,37 +237,92 @@ class IndexConsumer:
                         )
                     )
                     continue
-            if not await self.projector.apply(conn, event):
+            if not await batch.apply(conn, event):
                 done[index] = Outcome.DUPLICATE
                 continue
             if self.validator is not None:
                 await self.validator.record_applied(conn, event)
             applied += 1
             done[index] = Outcome.APPLIED
-            if isinstance(event, ArtifactEvent):
-                revision[event.artifact_id] = event.seq
-                if event.artifact_id in waiting:
-                    released = await self._release(conn, event.artifact_id, event.seq)
-                    revision[event.artifact_id] += released
-                    applied += released
-        await self._park(conn, early)
+            if isinstance(event, ArtifactEvent) and event.artifact_id in parked:
+                applied += await self._release_parked(
+                    conn, batch, event.artifact_id, parked[event.artifact_id], released_ids
+                )
+        await batch.finish(conn)
+        if released_ids:
+            await conn.execute(
+                delete(t.deferred_events).where(
+                    t.deferred_events.c.event_id.in_(sorted(set(released_ids)))
+                )
+            )
+        await self._park(conn, early, parked_ids)
         return early, applied, done
+
+    async def _parked(
+        self, conn: AsyncConnection, artifact_ids: Sequence[str]
+    ) -> dict[str, dict[int, Row[Any]]]:
+        """The parked events of these artifacts, by artifact and seq (one query per 500)."""
+        d = t.deferred_events.c
+        parked: dict[str, dict[int, Row[Any]]] = {}
+        for chunk in chunks(artifact_ids):
+            rows = await conn.execute(
+                select(t.deferred_events).where(d.artifact_id.in_(chunk)).order_by(d.event_id)
+            )
+            for row in rows:
+                parked.setdefault(row.artifact_id, {}).setdefault(int(row.seq), row)
+        return parked
+
+    async def _release_parked(
+        self,
+        conn: AsyncConnection,
+        batch: BatchProjection,
+        artifact_id: str,
+        waiting: dict[int, Row[Any]],
+        released_ids: list[str],
+    ) -> int:
+        """Apply the parked events that follow the artifact's revision, in order.
+
+        As :meth:`_release` does, on the batch's projection.
+        """
+        released = 0
+        while True:
+            revision = batch.revision(artifact_id)
+            row = None if revision is None else waiting.pop(revision + 1, None)
+            if row is None:
+                return released
+            released_ids.append(row.event_id)
+            event = decode(row.value.encode(), row.headers)
+            try:
+                fast = batch.apply_fast(event)
+                if fast is None:
+                    await batch.flush(conn)
+                    async with conn.begin_nested():  # a bad parked event must not undo this one
+                        await batch.apply_slow(conn, event)
+                if self.validator is not None:
+                    await self.validator.record_applied(conn, event)
+            except EventRejectedError as error:
+                record = KafkaRecord(key=row.key, value=row.value.encode(), headers=row.headers)
+                await self._reject(row.topic, record, f"{RejectReason.CONFLICT}: {error.message}")
+                return released
+            released += 1
+            if fast is False or batch.revision(artifact_id) == revision:
+                return released  # a duplicate: nothing moved (as _release would find)
 
     async def _park(
         self,
         conn: AsyncConnection,
         early: Sequence[tuple[tuple[int, str, KafkaRecord, HubEvent], str]],
+        parked: set[str],
     ) -> None:
         """Park early events inside the batch's transaction (their artifacts are locked).
 
         No release check is needed, unlike :meth:`_defer`: under the lock, each one's
-        predecessor is known to be missing.
+        predecessor is known to be missing. ``parked``: the event ids already parked for
+        these artifacts (read under the same locks).
         """
         if not early:
             return
-        d = t.deferred_events.c
-        ids = [item[3].event_id for item, _ in early]
-        parked = set((await conn.execute(select(d.event_id).where(d.event_id.in_(ids)))).scalars())
+        parked = set(parked)
         now = datetime.now(UTC)
         rows = []
         for (_, topic, record, event), reason in early:
@@ -443,8 +531,3 @@ def _in_seq_order(
 
 def _seq(event: HubEvent) -> int:
     return event.seq if isinstance(event, ArtifactEvent) else 0
-
-
-def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

@@ -182,6 +182,10 @@ def label_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)[:512]
 
 
+_State = Row[Any, Any, Any, Any, Any, Any]
+"""An artifact's revision, tenant, version, metadata, deleted_at and purged_at."""
+
+
 class IndexProjector:
     """Applies events to the index tables, idempotently and in per-artifact order.
 
@@ -263,14 +267,14 @@ class IndexProjector:
         )
         return True
 
-    async def _advance(self, conn: AsyncConnection, event: ArtifactEvent) -> Row[Any]:
+    async def _advance(self, conn: AsyncConnection, event: ArtifactEvent) -> _State:
         """Move the artifact's revision from ``seq - 1`` to ``seq``, or say why not.
 
         Returns:
             The artifact's row as it was (revision, tenant, version, metadata, deletion).
         """
         a = t.artifacts.c
-        row = (
+        row: _State | None = (
             await conn.execute(
                 select(a.revision, a.tenant_id, a.version, a.metadata, a.deleted_at, a.purged_at)
                 .where(a.artifact_id == event.artifact_id)
@@ -350,7 +354,7 @@ class IndexProjector:
             await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
 
     async def _versioned(
-        self, conn: AsyncConnection, event: ArtifactVersioned, previous: Row[Any]
+        self, conn: AsyncConnection, event: ArtifactVersioned, previous: _State
     ) -> None:
         if event.version != previous.version + 1:
             raise EventRejectedError(
