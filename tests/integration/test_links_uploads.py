@@ -9,6 +9,7 @@ check the presigned URL's shape and that it works against the S3 endpoint.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -337,13 +338,20 @@ async def test_upload_url_put_complete_end_to_end(api: Api) -> None:
     upload = response.json()
     assert upload["id"].startswith("upl_") and len(upload["id"]) == 20
     assert upload["method"] == "PUT"
-    assert upload["headers"] == {"Content-Length": str(len(data))}
     url = upload["url"]
     if api.on_s3:
+        # The URL is signed for the declared sha256 too: S3 refuses other bytes.
+        checksum = base64.b64encode(bytes.fromhex(digest)).decode()
+        assert upload["headers"] == {
+            "Content-Length": str(len(data)),
+            "x-amz-checksum-sha256": checksum,
+        }
+        assert "x-amz-checksum-sha256" in parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0]
         query = parse_qs(urlsplit(url).query)
         assert "X-Amz-Signature" in query and "X-Amz-Expires" in query
         assert urlsplit(url).path.endswith(f"/staging/{upload['id']}")
     else:
+        assert upload["headers"] == {"Content-Length": str(len(data))}
         assert url.startswith(f"http://127.0.0.1:8080/v1/uploads/{upload['id']}?exp=")
     assert await _listed(api) == []
 

@@ -19,6 +19,7 @@ __all__ = [
     "SignedUrl",
     "UpdateArtifact",
     "Upload",
+    "UploadPart",
     "UploadUrlRequest",
     "VersionList",
     "WhoAmI",
@@ -140,14 +141,29 @@ class UploadUrlRequest(CreateArtifact):
     size_bytes: int = Field(ge=0)
 
 
+class UploadPart(BaseModel):
+    """One part of a multipart presigned upload: PUT bytes ``offset..offset+size`` to ``url``."""
+
+    part_number: int
+    url: str
+    offset: int
+    size: int
+
+
 class Upload(BaseModel):
-    """A pending presigned upload: PUT the bytes to ``url``, then ``complete`` it."""
+    """A pending presigned upload: PUT the bytes to ``url``, then ``complete`` it.
+
+    With ``parts`` (large files on S3), PUT each part's range of the file to its own URL
+    instead (any order, in parallel if you like; ``Content-Length`` = the part's size), then
+    ``complete``; ``url`` is not used then.
+    """
 
     id: str
     url: str
     method: str = "PUT"
     headers: dict[str, str] = Field(default_factory=dict)
     expires_at: datetime
+    parts: list[UploadPart] | None = None
 
     @property
     def upload_id(self) -> str:

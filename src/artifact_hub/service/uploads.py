@@ -1,30 +1,33 @@
 """Presigned uploads: ``upload-url`` → ``PUT`` the bytes → ``complete``.
 
 For files too large to pass through an API request comfortably (up to 5 GB). The client asks
-for an upload, PUTs the raw bytes to the URL it got, and completes it:
+for an upload, PUTs the raw bytes to the URL it got, and completes it. The bytes are written
+once and never read back by the hub:
 
-- on S3 the URL is the store's presigned PUT to ``staging/<upload_id>``, so the bytes go
-  straight to the bucket;
-- on other stores it is the hub's signed ``/v1/uploads/<upload_id>`` URL, which streams the
-  body to ``data_dir/uploads/<upload_id>`` (never whole in memory, never past the declared
-  size).
+- on S3 they go straight to the bucket, to ``staging/<upload_id>``: one presigned PUT (signed
+  for the declared length, and for the declared sha256 when there is one), or, past
+  ``multipart_threshold``, a multipart upload the hub starts, with one presigned URL per
+  part. ``complete`` finishes the multipart upload and the store adopts the object with
+  S3-side copies, its sha256 computed or verified by S3 (``S3BlobStore.adopt``);
+- on the local store the URL is the hub's signed ``/v1/uploads/<upload_id>``, whose body is
+  hashed while it streams into the store's own folder (``LocalBlobStore.stage``);
+  ``complete`` hard-links that file under its hash (``LocalBlobStore.adopt``).
 
-``complete`` then pushes the staged bytes through :meth:`ArtifactService.push` like any other
-write (hashed, verified against the declared sha256 and size, content-addressed), and removes
-the staged object. Until then nothing is visible: the pending upload is a row in ``uploads``,
-not an artifact. Its artifact id is chosen up front, which makes completing twice (even at the
-same time) give the same artifact.
+``complete`` checks size and sha256 against what was declared, then records the artifact
+through :meth:`ArtifactService.push` (plan limits, quota, session, events) with the adopted
+blob. Until then nothing is visible: the pending upload is a row in ``uploads``, not an
+artifact. Its artifact id is chosen up front, which makes completing twice (even at the same
+time) give the same artifact.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
+import copy
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from pydantic import ValidationError
 from sqlalchemy import and_, delete, insert, select, update
@@ -42,21 +45,36 @@ from artifact_hub.errors import (
 )
 from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
-from artifact_hub.schemas.api import Upload, UploadUrlRequest
+from artifact_hub.schemas.api import Upload, UploadPart, UploadUrlRequest
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.events import ArtifactCreated
 from artifact_hub.schemas.identity import Caller
-from artifact_hub.service.artifacts import TTL, ArtifactService, iter_content, new_artifact_id
+from artifact_hub.service.artifacts import TTL, ArtifactService, new_artifact_id
 from artifact_hub.service.signing import UrlSigner
-from artifact_hub.storage.base import CHUNK_SIZE, HashingReader, spool_to_temp_file
+from artifact_hub.storage.base import CHUNK_SIZE, BlobInfo, BlobStore
 
 if TYPE_CHECKING:
     from artifact_hub.storage.s3 import S3BlobStore
 
-__all__ = ["MAX_UPLOAD_BYTES", "UploadService", "new_upload_id", "upload_path"]
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "MULTIPART_THRESHOLD",
+    "PART_SIZE",
+    "UploadService",
+    "new_upload_id",
+    "part_sizes",
+    "upload_path",
+]
 
+MiB = 1024 * 1024
 MAX_UPLOAD_BYTES = 5 * 1024**3
-"""The presigned path's limit (5 GB): S3 accepts at most this in one PUT."""
+"""The presigned path's limit (5 GB): S3 accepts at most this in one PUT or ``CopyObject``."""
+MULTIPART_THRESHOLD = 64 * MiB
+"""On S3, uploads larger than this get presigned part URLs instead of one PUT URL."""
+PART_SIZE = 64 * MiB
+"""The size of each part but the last (5 GB in 80 parts; S3 takes 5 MiB to 5 GiB)."""
+_MPU_SEPARATOR = "#"
+"""``uploads.staging_key`` of a multipart upload: ``staging/<upload_id>#<S3 upload id>``."""
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 # Fields of the request that are not push() arguments (or are mapped by hand).
@@ -77,6 +95,12 @@ def new_upload_id() -> str:
     return "upl_" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
 
 
+def part_sizes(size: int, part_size: int) -> list[int]:
+    """The sizes of the parts of a ``size``-byte upload in parts of ``part_size``."""
+    full, rest = divmod(size, part_size)
+    return [part_size] * full + ([rest] if rest or not full else [])
+
+
 def upload_path(upload_id: str) -> str:
     """The path a hub upload URL's signature covers."""
     return f"/v1/uploads/{upload_id}"
@@ -90,10 +114,12 @@ class UploadService:
         artifacts: The artifact service; ``complete`` pushes through it.
         signer: Signs the hub's upload URLs (stores without presigned PUTs).
         public_url: The hub's base URL as clients see it.
-        staging_dir: Where the hub's upload URL stages bodies (``data_dir/uploads``).
+        staging_dir: Unused: bodies are staged in the blob store itself (kept for callers).
         url_ttl: How long an upload URL works.
         complete_grace: How long after the URL's expiry ``complete`` is still accepted: an
             upload that started just before the expiry may take a while to finish.
+        multipart_threshold: On S3, uploads larger than this go in presigned parts.
+        part_size: The parts' size (at least 5 MiB; raised so no upload needs over 10,000).
     """
 
     def __init__(
@@ -106,6 +132,8 @@ class UploadService:
         *,
         url_ttl: timedelta = timedelta(hours=1),
         complete_grace: timedelta = timedelta(hours=1),
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        part_size: int = PART_SIZE,
     ) -> None:
         self.db = db
         self.artifacts = artifacts
@@ -114,7 +142,14 @@ class UploadService:
         self.staging_dir = Path(staging_dir)
         self.url_ttl = url_ttl
         self.complete_grace = complete_grace
+        self.multipart_threshold = multipart_threshold
+        self.part_size = part_size
         self._s3 = _s3_store(artifacts)
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The artifact service's blob store, where uploads are staged."""
+        return self.artifacts.blobs
 
     # ------------------------------------------------------------------ use cases
 
@@ -141,16 +176,42 @@ class UploadService:
         if request.session_id:
             await self._check_session_open(caller, request.session_id)
         upload_id = new_upload_id()
+        # The S3 URLs are signed for exactly these lengths; saying so lets a client that
+        # streams the body send Content-Length instead of chunked encoding (S3 refuses it).
+        headers = {"Content-Length": str(request.size_bytes)}
+        parts: list[UploadPart] | None = None
         if self._s3 is not None:
             staging_key = self._s3.staging_key(upload_id)
-            url = await self._s3.presigned_put_url(
-                upload_id, expires_in=self.url_ttl, size=request.size_bytes
-            )
-            if url is None:  # pragma: no cover - S3BlobStore always presigns
-                raise RuntimeError("the S3 store gave no presigned URL")
+            if request.size_bytes > self.multipart_threshold:
+                mpu_id = await self._s3.create_multipart_upload(upload_id)
+                staging_key += _MPU_SEPARATOR + mpu_id
+                sizes = part_sizes(request.size_bytes, self._part_size(request.size_bytes))
+                urls = await self._s3.presigned_part_urls(
+                    upload_id, mpu_id, sizes, expires_in=self.url_ttl
+                )
+                offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+                parts = [
+                    UploadPart(part_number=n, url=u, offset=o, size=z)
+                    for n, (u, o, z) in enumerate(zip(urls, offsets, sizes, strict=True), 1)
+                ]
+                url, headers = urls[0], {}
+            else:
+                presigned = await self._s3.presigned_put_url(
+                    upload_id,
+                    expires_in=self.url_ttl,
+                    size=request.size_bytes,
+                    sha256=request.sha256,
+                )
+                if presigned is None:  # pragma: no cover - S3BlobStore always presigns
+                    raise RuntimeError("the S3 store gave no presigned URL")
+                url = presigned
+                if request.sha256 is not None:
+                    from artifact_hub.storage.s3 import sha256_header
+
+                    headers["x-amz-checksum-sha256"] = sha256_header(request.sha256)
             expires_at = datetime.now(UTC) + self.url_ttl
         else:
-            staging_key = f"uploads/{upload_id}"
+            staging_key = f"staged/{upload_id}"
             signed = self.signer.sign("PUT", upload_path(upload_id), self.url_ttl)
             url, expires_at = signed.url(self.public_url), signed.expires_at
         async with self.db.begin() as conn:
@@ -168,10 +229,14 @@ class UploadService:
                     artifact_id=artifact_id,
                 )
             )
-        # The S3 URL is signed for exactly this Content-Length; saying so lets a client that
-        # streams the body send it instead of chunked encoding, which S3 would refuse.
-        headers = {"Content-Length": str(request.size_bytes)}
-        return Upload(id=upload_id, url=url, method="PUT", headers=headers, expires_at=expires_at)
+        return Upload(
+            id=upload_id,
+            url=url,
+            method="PUT",
+            headers=headers,
+            expires_at=expires_at,
+            parts=parts,
+        )
 
     async def receive(
         self,
@@ -207,11 +272,9 @@ class UploadService:
         limit = int(row.size_bytes)
         if content_length is not None and content_length > limit:
             raise FileTooLargeError(f"this upload was declared as {limit} bytes", max_bytes=limit)
-        await asyncio.to_thread(self.staging_dir.mkdir, parents=True, exist_ok=True)
-        reader = HashingReader(max_size=limit)
-        async with spool_to_temp_file(body, self.staging_dir, reader, durable=True) as temp:
-            await asyncio.to_thread(os.replace, temp, self._local_path(upload_id))
-        return reader.size
+        # Hashed while it streams into the store's own folder; complete only links it.
+        staged = await self.blobs.stage(upload_id, body, max_size=limit)
+        return staged.size
 
     async def complete(self, caller: Caller, upload_id: str) -> Artifact:
         """Turn the staged bytes into an artifact; completing again returns the same one.
@@ -232,24 +295,42 @@ class UploadService:
             await self._discard(upload_id)
             raise LinkExpiredError(f"Upload {upload_id} has expired.", upload_id=upload_id)
         declared = int(row.size_bytes)
-        size = await self._staged_size(upload_id)
-        if size is None:
+        mpu_id = _mpu_id(row.staging_key)
+        if self._s3 is not None and mpu_id is not None:
+            try:
+                await self._s3.complete_multipart_upload(upload_id, mpu_id)
+            except ChecksumMismatchError:
+                await self._discard(upload_id, row.staging_key)
+                raise
+        staged = await self.blobs.staged(upload_id)
+        if staged is None:
             raise InvalidRequestError(
                 f"nothing was uploaded for {upload_id} yet: PUT the bytes to its URL first",
                 upload_id=upload_id,
             )
-        if size != declared:
-            await self._discard(upload_id)
+        if staged.size != declared or (
+            row.sha256 is not None and staged.sha256 is not None and staged.sha256 != row.sha256
+        ):
+            await self._discard(upload_id, row.staging_key)
+            if staged.size != declared:
+                raise ChecksumMismatchError(
+                    f"{staged.size} bytes were uploaded, {declared} were declared",
+                    expected_size=declared,
+                    actual_size=staged.size,
+                )
             raise ChecksumMismatchError(
-                f"{size} bytes were uploaded, {declared} were declared",
-                expected_size=declared,
-                actual_size=size,
+                f"the upload hashes to {staged.sha256}, expected {row.sha256}",
+                expected=row.sha256,
+                actual=staged.sha256,
             )
         request = UploadUrlRequest.model_validate(row.request)
+        # The push stores no bytes: its blob store adopts the staged ones (see _Adopting).
+        service = copy.copy(self.artifacts)
+        service.blobs = _Adopting(self.blobs, upload_id, declared)
         try:
-            await self.artifacts.push(
+            await service.push(
                 caller,
-                self._staged_chunks(upload_id),
+                cast("IO[bytes]", _StagedContent(declared)),
                 artifact_id=row.artifact_id,
                 expected_sha256=row.sha256,
                 max_size=declared,
@@ -258,7 +339,7 @@ class UploadService:
             )
         except (ChecksumMismatchError, FileTooLargeError):
             # These bytes can never become this upload; keep no copy of them.
-            await self._discard(upload_id)
+            await self._discard(upload_id, row.staging_key)
             raise
         except EventRejectedError:
             # The artifact id is taken: an earlier or concurrent complete of this upload
@@ -270,7 +351,7 @@ class UploadService:
                 .where(t.uploads.c.upload_id == upload_id)
                 .values(completed_at=datetime.now(UTC))
             )
-        await self._discard(upload_id)
+        await self._discard(upload_id, row.staging_key)
         return await self.artifacts.get(caller, row.artifact_id)
 
     async def sweep(self, now: datetime | None = None) -> int:
@@ -282,14 +363,14 @@ class UploadService:
         cutoff = (now or datetime.now(UTC)) - self.complete_grace
         async with self.db.connect() as conn:
             stale = (
-                await conn.scalars(
-                    select(t.uploads.c.upload_id).where(
+                await conn.execute(
+                    select(t.uploads.c.upload_id, t.uploads.c.staging_key).where(
                         and_(t.uploads.c.completed_at.is_(None), t.uploads.c.expires_at < cutoff)
                     )
                 )
             ).all()
-        for upload_id in stale:
-            await self._discard(upload_id)
+        for upload_id, staging_key in stale:
+            await self._discard(upload_id, staging_key)
             async with self.db.begin() as conn:
                 await conn.execute(
                     delete(t.uploads).where(
@@ -327,31 +408,99 @@ class UploadService:
                 f"Session {session_id} is sealed; use a new session.", session_id=session_id
             )
 
-    def _local_path(self, upload_id: str) -> Path:
-        return self.staging_dir / upload_id
+    def _part_size(self, size: int) -> int:
+        from artifact_hub.storage.s3 import MAX_PARTS, MIN_PART_SIZE
+
+        part = max(self.part_size, MIN_PART_SIZE)
+        while -(-size // part) > MAX_PARTS:
+            part *= 2
+        return part
 
     async def _staged_size(self, upload_id: str) -> int | None:
-        if self._s3 is not None:
-            return await _s3_size(self._s3, self._s3.staging_key(upload_id))
-        try:
-            stat = await asyncio.to_thread(self._local_path(upload_id).stat)
-        except FileNotFoundError:
-            return None
-        return stat.st_size
+        staged = await self.blobs.staged(upload_id)
+        return None if staged is None else staged.size
 
-    def _staged_chunks(self, upload_id: str) -> AsyncIterator[bytes]:
-        if self._s3 is not None:
-            return _s3_chunks(self._s3, self._s3.staging_key(upload_id))
-        return iter_content(self._local_path(upload_id))
+    async def _discard(self, upload_id: str, staging_key: str | None = None) -> None:
+        """Drop the staged bytes (and on S3 an unfinished multipart upload's parts)."""
+        mpu_id = _mpu_id(staging_key)
+        if self._s3 is not None and mpu_id is not None:
+            await self._s3.abort_multipart_upload(upload_id, mpu_id)
+        await self.blobs.discard_staged(upload_id)
 
-    async def _discard(self, upload_id: str) -> None:
-        if self._s3 is not None:
-            store = self._s3
-            await asyncio.to_thread(
-                store.client.delete_object, Bucket=store.bucket, Key=store.staging_key(upload_id)
+
+class _StagedContent:
+    """The content ``complete`` pushes, never read: the push's blob store adopts the bytes.
+
+    Its size is known, so the plan's size and quota checks run before anything is adopted.
+    """
+
+    name = "artifact"
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.size if whence == 2 else offset
+
+    def read(self, size: int = -1) -> NoReturn:
+        raise RuntimeError("staged upload content is adopted by the blob store, not read")
+
+
+class _Adopting(BlobStore):
+    """The blob store of one ``complete``: ``put`` adopts the staged upload ``name``.
+
+    Everything else goes to the real store. ``put`` does not read the stream it is given
+    (the push's ``_StagedContent``): the store moves the staged bytes under their hash,
+    checking them against ``expected_sha256`` and the declared size.
+    """
+
+    def __init__(self, inner: BlobStore, name: str, size: int) -> None:
+        self.inner = inner
+        self.name = name
+        self.size = size
+
+    async def put(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        expected_sha256: str | None = None,
+        max_size: int | None = None,
+    ) -> BlobInfo:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        if max_size is not None and self.size > max_size:
+            raise FileTooLargeError(
+                f"content is larger than the {max_size} byte limit", max_bytes=max_size
             )
-        else:
-            await asyncio.to_thread(self._local_path(upload_id).unlink, missing_ok=True)
+        return await self.inner.adopt(
+            self.name, expected_sha256=expected_sha256, expected_size=self.size
+        )
+
+    def get(self, sha256: str, *, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        return self.inner.get(sha256, chunk_size=chunk_size)
+
+    async def stat(self, sha256: str) -> int | None:
+        return await self.inner.stat(sha256)
+
+    async def delete(self, sha256: str) -> None:
+        await self.inner.delete(sha256)
+
+    async def exists(self, sha256: str) -> bool:
+        return await self.inner.exists(sha256)
+
+
+def _mpu_id(staging_key: str | None) -> str | None:
+    """The S3 multipart upload id kept in ``uploads.staging_key``, if any."""
+    if not staging_key or _MPU_SEPARATOR not in staging_key:
+        return None
+    return staging_key.split(_MPU_SEPARATOR, 1)[1]
 
 
 def _s3_store(artifacts: ArtifactService) -> S3BlobStore | None:
@@ -359,30 +508,6 @@ def _s3_store(artifacts: ArtifactService) -> S3BlobStore | None:
     from artifact_hub.storage.s3 import S3BlobStore
 
     return artifacts.blobs if isinstance(artifacts.blobs, S3BlobStore) else None
-
-
-async def _s3_size(store: S3BlobStore, key: str) -> int | None:
-    from botocore.exceptions import ClientError
-
-    try:
-        head = await asyncio.to_thread(store.client.head_object, Bucket=store.bucket, Key=key)
-    except ClientError as error:
-        if str(error.response.get("Error", {}).get("Code", "")) in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise
-    return head["ContentLength"]
-
-
-async def _s3_chunks(store: S3BlobStore, key: str) -> AsyncIterator[bytes]:
-    response = await asyncio.to_thread(store.client.get_object, Bucket=store.bucket, Key=key)
-    body = response["Body"]
-    pieces = body.iter_chunks(CHUNK_SIZE)
-    try:
-        # next() with a default: StopIteration must not cross the thread boundary.
-        while (chunk := await asyncio.to_thread(next, pieces, None)) is not None:
-            yield chunk
-    finally:
-        body.close()
 
 
 def _ttl(request: UploadUrlRequest) -> TTL:

@@ -31,7 +31,10 @@ __all__ = [
     "BlobNotFoundError",
     "BlobStore",
     "HashingReader",
+    "StagedBlob",
     "check_sha256",
+    "check_staged",
+    "check_staging_name",
     "content_disposition",
     "spool_to_temp_file",
 ]
@@ -39,6 +42,7 @@ __all__ = [
 CHUNK_SIZE = 1024 * 1024
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_STAGING_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
 
 
 class BlobNotFoundError(KeyError):
@@ -53,6 +57,16 @@ class BlobInfo:
     size: int
     created: bool
     """False when a blob with the same bytes was already there (deduplicated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StagedBlob:
+    """Bytes staged for a direct upload (see :meth:`BlobStore.stage`), not yet a blob."""
+
+    size: int
+    sha256: str | None
+    """Their sha256 as the store established it while they were written, or None when the
+    store does not know it (S3 objects uploaded without a whole-object SHA256 checksum)."""
 
 
 class HashingReader:
@@ -169,6 +183,51 @@ class BlobStore(abc.ABC):
         """A URL for a direct upload to a staging ``key``, or None if the store has none."""
         return None
 
+    # ---------------------------------------------------------------- staged uploads
+    # A presigned upload stages its bytes under a name (the upload id) and, once they are
+    # checked, ``adopt`` makes them a blob by moving them under their hash: the bytes are
+    # written once and never read back by the hub.
+
+    async def stage(
+        self, name: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+    ) -> StagedBlob:
+        """Write a stream to the staging slot ``name`` while hashing it.
+
+        The slot's previous bytes (an earlier PUT) are replaced only once the new stream is
+        complete; on any error nothing of the new stream remains.
+
+        Raises:
+            FileTooLargeError: More than ``max_size`` bytes arrived.
+            NotImplementedError: The store stages uploads its own way (S3: presigned PUTs).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not stage streams")
+
+    async def staged(self, name: str) -> StagedBlob | None:
+        """What the slot ``name`` holds (size, and sha256 when known), without reading it."""
+        raise NotImplementedError(f"{type(self).__name__} does not stage uploads")
+
+    async def adopt(
+        self,
+        name: str,
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+    ) -> BlobInfo:
+        """Make the staged bytes of ``name`` the blob of their hash, without reading them.
+
+        The staged bytes stay in their slot until :meth:`discard_staged` (so a write that
+        fails after this can adopt them again).
+
+        Raises:
+            ChecksumMismatchError: Their sha256 or size is not the expected one.
+            BlobNotFoundError: Nothing is staged under ``name``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not stage uploads")
+
+    async def discard_staged(self, name: str) -> None:
+        """Remove whatever is staged under ``name`` (no error when nothing is)."""
+        raise NotImplementedError(f"{type(self).__name__} does not stage uploads")
+
     async def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections or threads."""
 
@@ -182,6 +241,35 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     base = filename.replace("\\", "/").rsplit("/", 1)[-1] or "artifact"
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in base)
     return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(base, safe='')}"
+
+
+def check_staging_name(name: str) -> str:
+    """Return ``name`` unchanged if it is one safe path segment (letters, digits, ``._-``).
+
+    Raises:
+        ValueError: It is anything else.
+    """
+    if not isinstance(name, str) or _STAGING_NAME.fullmatch(name) is None:
+        raise ValueError(f"not a valid staging name: {name!r}")
+    return name
+
+
+def check_staged(
+    staged: StagedBlob, expected_sha256: str | None, expected_size: int | None
+) -> None:
+    """Raise ``ChecksumMismatchError`` unless staged bytes have the expected size and hash."""
+    if expected_size is not None and staged.size != expected_size:
+        raise ChecksumMismatchError(
+            f"{staged.size} bytes were uploaded, {expected_size} were declared",
+            expected_size=expected_size,
+            actual_size=staged.size,
+        )
+    if expected_sha256 is not None and staged.sha256 != expected_sha256:
+        raise ChecksumMismatchError(
+            f"the upload hashes to {staged.sha256}, expected {expected_sha256}",
+            expected=expected_sha256,
+            actual=staged.sha256,
+        )
 
 
 def check_sha256(sha256: str) -> str:

@@ -4,13 +4,19 @@ Layout under ``root``::
 
     blobs/ab/cd/abcd…   one file per blob, named by its sha256, sharded by its first 4 hex
     tmp/                streams being written; a file moves to blobs/ only when complete
+    staged/<name>/<sha256>
+                        the bytes of a presigned upload (``stage``), named by the hash
+                        computed while they were written, until ``adopt`` links them into
+                        blobs/ and ``discard_staged`` drops the slot
 
-``tmp`` and ``blobs`` share a file system, so the move is an atomic ``os.replace``.
+``tmp``, ``staged`` and ``blobs`` share a file system, so every move is an atomic
+``os.replace`` (or a hard link): a byte is written once and never copied.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
@@ -22,7 +28,10 @@ from artifact_hub.storage.base import (
     BlobNotFoundError,
     BlobStore,
     HashingReader,
+    StagedBlob,
     check_sha256,
+    check_staged,
+    check_staging_name,
     spool_to_temp_file,
 )
 
@@ -40,8 +49,12 @@ class LocalBlobStore(BlobStore):
         self.root = Path(root)
         self._blobs = self.root / "blobs"
         self._tmp = self.root / "tmp"
+        self._staged = self.root / "staged"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self._staged.mkdir(parents=True, exist_ok=True)
+        # Serialises the installs of one slot in this process (two PUTs of one upload).
+        self._slot_locks: dict[str, asyncio.Lock] = {}
 
     def path_for(self, sha256: str) -> Path:
         """The file a blob is (or would be) stored in.
@@ -76,7 +89,8 @@ class LocalBlobStore(BlobStore):
             created = await asyncio.to_thread(self._publish, temp, reader.sha256, reader.size)
         return BlobInfo(sha256=reader.sha256, size=reader.size, created=created)
 
-    def _publish(self, temp: Path, sha256: str, size: int) -> bool:
+    def _publish(self, temp: Path, sha256: str, size: int, *, keep: bool = False) -> bool:
+        """Move (or with ``keep``, hard-link) the verified file ``temp`` under its hash."""
         target = self.path_for(sha256)
         new_dirs = _make_dirs(target.parent)
         try:
@@ -87,13 +101,96 @@ class LocalBlobStore(BlobStore):
             existed = True
         except FileNotFoundError:
             existed = False
+        source = temp
+        if keep:
+            # A second name for the same inode, made in tmp/ and then renamed over the
+            # target: atomic even when a (damaged) file is there, and no byte is copied.
+            source = self._tmp / f".link-{os.urandom(8).hex()}"
+            try:
+                os.link(temp, source)
+            except OSError:  # a file system without hard links: move the file instead
+                source = temp
         # Two writers of the same new bytes may both get here; the later replace swaps in
         # identical content, which is harmless (both then report created=True).
-        os.replace(temp, target)
+        try:
+            os.replace(source, target)
+        except BaseException:
+            if source != temp:
+                source.unlink(missing_ok=True)
+            raise
         _fsync_dir(target.parent)
         for directory in new_dirs:
             _fsync_dir(directory.parent)
         return not existed
+
+    # ---------------------------------------------------------------- staged uploads
+
+    def _slot(self, name: str) -> Path:
+        return self._staged / check_staging_name(name)
+
+    async def stage(
+        self, name: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+    ) -> StagedBlob:
+        """Stream to ``tmp/`` (hashed, fsynced), then rename to ``staged/<name>/<sha256>``.
+
+        See :meth:`BlobStore.stage`. The earlier bytes of the slot are removed only after
+        the new ones are in place.
+
+        Raises:
+            FileTooLargeError: More than ``max_size`` bytes arrived.
+            ValueError: ``name`` is not one safe path segment.
+        """
+        slot = self._slot(name)
+        reader = HashingReader(max_size=max_size)
+        async with spool_to_temp_file(chunks, self._tmp, reader, durable=True) as temp:
+            lock = self._slot_locks.setdefault(name, asyncio.Lock())
+            try:
+                async with lock:
+                    # Shielded: once the rename started, the slot must not be left half-done.
+                    await asyncio.shield(
+                        asyncio.to_thread(_install_staged, temp, slot, reader.sha256)
+                    )
+            finally:
+                if not lock.locked():
+                    self._slot_locks.pop(name, None)
+        return StagedBlob(size=reader.size, sha256=reader.sha256)
+
+    async def staged(self, name: str) -> StagedBlob | None:
+        """The slot's size and sha256 (from its file's name), or None when it is empty."""
+        found = await asyncio.to_thread(_staged_file, self._slot(name))
+        if found is None:
+            return None
+        path, size = found
+        return StagedBlob(size=size, sha256=path.name)
+
+    async def adopt(
+        self,
+        name: str,
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+    ) -> BlobInfo:
+        """Hard-link the staged file under its hash: the same inode, nothing read or copied.
+
+        See :meth:`BlobStore.adopt`. The file was fsynced when it was staged; the link is
+        made durable by fsyncing its folder.
+
+        Raises:
+            BlobNotFoundError: Nothing is staged under ``name``.
+            ChecksumMismatchError: Its size or sha256 is not the expected one.
+        """
+        found = await asyncio.to_thread(_staged_file, self._slot(name))
+        if found is None:
+            raise BlobNotFoundError(name)
+        path, size = found
+        sha256 = check_sha256(path.name)
+        check_staged(StagedBlob(size=size, sha256=sha256), expected_sha256, expected_size)
+        created = await asyncio.to_thread(self._publish, path, sha256, size, keep=True)
+        return BlobInfo(sha256=sha256, size=size, created=created)
+
+    async def discard_staged(self, name: str) -> None:
+        """Remove the slot and its file (no error when there is none)."""
+        await asyncio.to_thread(_remove_slot, self._slot(name))
 
     def get(self, sha256: str, *, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """Stream the blob's file in chunks of at most ``chunk_size`` bytes.
@@ -128,6 +225,51 @@ class LocalBlobStore(BlobStore):
         """Remove the blob's file (no error when it is absent)."""
         path = self.path_for(sha256)
         await asyncio.to_thread(path.unlink, missing_ok=True)
+
+
+def _staged_file(slot: Path) -> tuple[Path, int] | None:
+    """The newest complete file of a staging slot and its size, or None."""
+    best: tuple[float, Path, int] | None = None
+    try:
+        entries = list(os.scandir(slot))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    for entry in entries:
+        if len(entry.name) != 64:
+            continue
+        try:
+            stat = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:  # removed by a concurrent install
+            continue
+        if best is None or stat.st_mtime_ns > best[0]:
+            best = (stat.st_mtime_ns, Path(entry.path), stat.st_size)
+    return None if best is None else (best[1], best[2])
+
+
+def _install_staged(temp: Path, slot: Path, sha256: str) -> None:
+    """Rename a complete file into its slot, then drop the slot's older files."""
+    with contextlib.suppress(FileExistsError):
+        slot.mkdir()
+    target = slot / sha256
+    os.replace(temp, target)
+    for entry in os.scandir(slot):
+        if entry.name != sha256:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+    _fsync_dir(slot)
+    _fsync_dir(slot.parent)
+
+
+def _remove_slot(slot: Path) -> None:
+    try:
+        entries = list(os.scandir(slot))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+    with contextlib.suppress(FileNotFoundError, OSError):
+        slot.rmdir()
 
 
 def _make_dirs(directory: Path) -> list[Path]:

@@ -15,7 +15,10 @@ from artifact_hub.storage.base import (
     BlobNotFoundError,
     BlobStore,
     HashingReader,
+    StagedBlob,
     check_sha256,
+    check_staged,
+    check_staging_name,
 )
 
 __all__ = ["MemoryBlobStore"]
@@ -26,6 +29,7 @@ class MemoryBlobStore(BlobStore):
 
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
+        self._staged: dict[str, tuple[str, bytes]] = {}
 
     @property
     def blobs(self) -> Mapping[str, bytes]:
@@ -86,3 +90,43 @@ class MemoryBlobStore(BlobStore):
     async def delete(self, sha256: str) -> None:
         """Forget the blob (no error when it is absent)."""
         self._blobs.pop(check_sha256(sha256), None)
+
+    async def stage(
+        self, name: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+    ) -> StagedBlob:
+        """Collect and hash the stream into the slot ``name`` (see :meth:`BlobStore.stage`)."""
+        check_staging_name(name)
+        reader = HashingReader(max_size=max_size)
+        buffer = bytearray()
+        async for chunk in chunks:
+            reader.update(chunk)
+            buffer += chunk
+        self._staged[name] = (reader.sha256, bytes(buffer))
+        return StagedBlob(size=reader.size, sha256=reader.sha256)
+
+    async def staged(self, name: str) -> StagedBlob | None:
+        """The slot's size and sha256, or None when it is empty."""
+        entry = self._staged.get(check_staging_name(name))
+        return None if entry is None else StagedBlob(size=len(entry[1]), sha256=entry[0])
+
+    async def adopt(
+        self,
+        name: str,
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+    ) -> BlobInfo:
+        """Store the staged bytes under their hash (see :meth:`BlobStore.adopt`)."""
+        entry = self._staged.get(check_staging_name(name))
+        if entry is None:
+            raise BlobNotFoundError(name)
+        sha256, data = entry
+        check_staged(StagedBlob(size=len(data), sha256=sha256), expected_sha256, expected_size)
+        created = sha256 not in self._blobs
+        if created:
+            self._blobs[sha256] = data
+        return BlobInfo(sha256=sha256, size=len(data), created=created)
+
+    async def discard_staged(self, name: str) -> None:
+        """Forget the slot (no error when it is empty)."""
+        self._staged.pop(check_staging_name(name), None)

@@ -6,6 +6,11 @@ the file with boto3's transfer manager: one PUT, or a multipart upload past
 ``multipart_threshold``. S3 makes an object visible only when its PUT or its multipart
 upload completes, so a half-written blob is never visible under its key.
 
+Presigned uploads never pass through the hub: the client PUTs to ``staging/<upload id>``
+(one presigned PUT, or presigned ``UploadPart`` URLs of a multipart upload the hub started),
+and :meth:`S3BlobStore.adopt` makes the staged object a blob with S3-side copies, its
+sha256 established by S3 (see there).
+
 boto3 is blocking; every call runs in a worker thread (``asyncio.to_thread``).
 
 On checksums (botocore >= 1.36 computes CRC32 request checksums by default, which some
@@ -20,7 +25,7 @@ to change any of this.
 from __future__ import annotations
 
 import asyncio
-import re
+import base64
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from datetime import timedelta
@@ -39,7 +44,10 @@ from artifact_hub.storage.base import (
     BlobNotFoundError,
     BlobStore,
     HashingReader,
+    StagedBlob,
     check_sha256,
+    check_staged,
+    check_staging_name,
     content_disposition,
     spool_to_temp_file,
 )
@@ -53,7 +61,10 @@ __all__ = ["S3BlobStore"]
 
 MiB = 1024 * 1024
 STAGING_PREFIX = "staging/"
-_STAGING_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
+MAX_PARTS = 10_000
+"""S3's most parts in one multipart upload."""
+MIN_PART_SIZE = 5 * MiB
+"""S3's smallest part (all but the last)."""
 # HEAD answers have no body, so a missing key there is just "404". A missing bucket
 # (NoSuchBucket) is a configuration error and is not one of these.
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -138,9 +149,7 @@ class S3BlobStore(BlobStore):
         Raises:
             ValueError: ``name`` is not one safe path segment (letters, digits, ``._-``).
         """
-        if _STAGING_NAME.fullmatch(name) is None:
-            raise ValueError(f"not a valid staging name: {name!r}")
-        return STAGING_PREFIX + name
+        return STAGING_PREFIX + check_staging_name(name)
 
     async def ensure_bucket(self) -> None:
         """Create the bucket unless it exists (safe to race with another creator)."""
@@ -277,25 +286,200 @@ class S3BlobStore(BlobStore):
         return await self._presign("get_object", params, expires_in)
 
     async def presigned_put_url(
-        self, key: str, *, expires_in: timedelta, size: int | None = None
+        self,
+        key: str,
+        *,
+        expires_in: timedelta,
+        size: int | None = None,
+        sha256: str | None = None,
     ) -> str | None:
         """A URL for a direct PUT to the staging object ``staging/<key>``.
 
-        The staged object is not a blob: the service moves it under its hash after checking
-        it. ``key`` is a name such as an upload id; see :meth:`staging_key`.
+        The staged object is not a blob: :meth:`adopt` moves it under its hash after
+        checking it. ``key`` is a name such as an upload id; see :meth:`staging_key`.
 
         Args:
             key: The staging name, one path segment.
             expires_in: How long the URL works.
             size: When given, the URL is signed for exactly this ``Content-Length``.
+            sha256: When given, the URL is signed for the header ``x-amz-checksum-sha256``
+                (:func:`sha256_header`): S3 refuses bytes that do not hash to it, and keeps
+                it as the object's checksum, so :meth:`adopt` needs no copy to learn it.
 
         Raises:
-            ValueError: ``key`` is not a valid staging name.
+            ValueError: ``key`` is not a valid staging name, or ``sha256`` no sha256.
         """
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": self.staging_key(key)}
         if size is not None:
             params["ContentLength"] = size
+        if sha256 is not None:
+            params["ChecksumSHA256"] = sha256_header(sha256)
         return await self._presign("put_object", params, expires_in)
+
+    # ---------------------------------------------------------------- multipart uploads
+
+    async def create_multipart_upload(self, key: str) -> str:
+        """Start a multipart upload to the staging object ``staging/<key>``; its upload id."""
+        response = await asyncio.to_thread(
+            self._client.create_multipart_upload,
+            Bucket=self.bucket,
+            Key=self.staging_key(key),
+            ContentType="application/octet-stream",
+        )
+        return response["UploadId"]
+
+    async def presigned_part_urls(
+        self, key: str, upload_id: str, part_sizes: list[int], *, expires_in: timedelta
+    ) -> list[str]:
+        """One presigned ``UploadPart`` URL per part, each signed for its ``Content-Length``."""
+        staging = self.staging_key(key)
+        urls: list[str] = []
+        for number, size in enumerate(part_sizes, start=1):
+            params = {
+                "Bucket": self.bucket,
+                "Key": staging,
+                "UploadId": upload_id,
+                "PartNumber": number,
+                "ContentLength": size,
+            }
+            urls.append(await self._presign("upload_part", params, expires_in))
+        return urls
+
+    async def complete_multipart_upload(self, key: str, upload_id: str) -> bool:
+        """Complete the multipart upload with the parts S3 has (``ListParts``).
+
+        Returns False when S3 no longer knows the upload (already completed or aborted).
+        """
+        return await asyncio.to_thread(self._complete_multipart, self.staging_key(key), upload_id)
+
+    def _complete_multipart(self, staging: str, upload_id: str) -> bool:
+        parts: list[dict[str, Any]] = []
+        marker = 0
+        try:
+            while True:
+                page = self._client.list_parts(
+                    Bucket=self.bucket, Key=staging, UploadId=upload_id, PartNumberMarker=marker
+                )
+                parts += [
+                    {"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                    for p in page.get("Parts", [])
+                ]
+                if not page.get("IsTruncated"):
+                    break
+                marker = int(page["NextPartNumberMarker"])
+            if not parts:
+                return False
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=staging,
+                UploadId=upload_id,
+                MultipartUpload=cast(Any, {"Parts": parts}),
+            )
+        except ClientError as error:
+            if _error_code(error) == "NoSuchUpload":
+                return False
+            raise
+        return True
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """Abort the multipart upload and drop its parts (no error when it is gone)."""
+        try:
+            await asyncio.to_thread(
+                self._client.abort_multipart_upload,
+                Bucket=self.bucket,
+                Key=self.staging_key(key),
+                UploadId=upload_id,
+            )
+        except ClientError as error:
+            if _error_code(error) != "NoSuchUpload" and not _is_not_found(error):
+                raise
+
+    # ---------------------------------------------------------------- staged uploads
+
+    async def staged(self, name: str) -> StagedBlob | None:
+        """The staging object's size, and its sha256 when S3 holds a whole-object SHA256."""
+        head = await self._head(self.staging_key(name))
+        if head is None:
+            return None
+        return StagedBlob(size=head["ContentLength"], sha256=_whole_sha256(head))
+
+    async def adopt(
+        self,
+        name: str,
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+    ) -> BlobInfo:
+        """Make the staging object the blob of its hash, with S3-side copies only.
+
+        The hub never reads the bytes. Their sha256 is S3's: the whole-object SHA256 checksum
+        S3 verified on a single PUT signed with it (see :meth:`presigned_put_url`), else the
+        one S3 computes while copying the object over itself with ``ChecksumAlgorithm=SHA256``
+        (a ``CopyObject`` result is a single-part object, so its checksum is of the whole
+        object, not a checksum of part checksums). The object is then copied under its hash
+        unless that blob is there already. Objects up to 5 GB (the presigned limit).
+
+        Raises:
+            BlobNotFoundError: Nothing is staged under ``name``.
+            ChecksumMismatchError: Its size or sha256 is not the expected one.
+        """
+        staging = self.staging_key(name)
+        head = await self._head(staging)
+        if head is None:
+            raise BlobNotFoundError(name)
+        size = int(head["ContentLength"])
+        check_staged(StagedBlob(size=size, sha256=expected_sha256), None, expected_size)
+        sha256 = _whole_sha256(head)
+        if sha256 is None:
+            sha256 = await asyncio.to_thread(self._copy_with_sha256, staging, staging, None)
+        check_staged(StagedBlob(size=size, sha256=sha256), expected_sha256, None)
+        if await self.stat(sha256) == size:
+            return BlobInfo(sha256=sha256, size=size, created=False)
+        copied = await asyncio.to_thread(
+            self._copy_with_sha256, staging, self.key_for(sha256), sha256
+        )
+        if copied != sha256:  # the staging object changed under us (a second PUT)
+            await self.delete(sha256)
+            raise ChecksumMismatchError(
+                f"the upload {name} changed while it was being stored", expected=sha256
+            )
+        return BlobInfo(sha256=sha256, size=size, created=True)
+
+    def _copy_with_sha256(self, source: str, target: str, sha256: str | None) -> str:
+        """``CopyObject`` with S3 computing a SHA256 of the copy; its hex digest.
+
+        ``sha256`` becomes the copy's ``sha256`` metadata, as on blobs ``put`` writes.
+        """
+        result = self._client.copy_object(
+            Bucket=self.bucket,
+            Key=target,
+            CopySource={"Bucket": self.bucket, "Key": source},
+            ChecksumAlgorithm="SHA256",
+            MetadataDirective="REPLACE",
+            ContentType="application/octet-stream",
+            Metadata={} if sha256 is None else {"sha256": sha256},
+        )
+        value = result.get("CopyObjectResult", {}).get("ChecksumSHA256")
+        if not value or "-" in value:
+            raise ChecksumMismatchError(f"S3 gave no whole-object SHA256 for {source}")
+        return base64.b64decode(value).hex()
+
+    async def discard_staged(self, name: str) -> None:
+        """Delete the staging object (S3 answers the same when it is absent)."""
+        await asyncio.to_thread(
+            self._client.delete_object, Bucket=self.bucket, Key=self.staging_key(name)
+        )
+
+    async def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            head = await asyncio.to_thread(
+                self._client.head_object, Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
+            )
+        except ClientError as error:
+            if _is_not_found(error):
+                return None
+            raise
+        return cast("dict[str, Any]", head)
 
     async def _presign(self, method: str, params: dict[str, Any], expires_in: timedelta) -> str:
         # Signing is local, but resolving credentials may call an instance metadata service.
@@ -310,6 +494,26 @@ class S3BlobStore(BlobStore):
         """Close the client's connections, if this store created the client."""
         if self._owns_client:
             await asyncio.to_thread(self._client.close)
+
+
+def sha256_header(sha256: str) -> str:
+    """A hex sha256 as S3's ``x-amz-checksum-sha256`` value (base64 of the digest)."""
+    return base64.b64encode(bytes.fromhex(check_sha256(sha256))).decode("ascii")
+
+
+def _whole_sha256(head: Any) -> str | None:
+    """The hex sha256 of a whole object from a HEAD answer, or None when S3 has none.
+
+    A multipart object's SHA256 is a checksum of its parts' checksums (``...-N``,
+    ``ChecksumType: COMPOSITE``), not the object's sha256.
+    """
+    value = head.get("ChecksumSHA256")
+    if not value or "-" in value or head.get("ChecksumType") == "COMPOSITE":
+        return None
+    try:
+        return base64.b64decode(value, validate=True).hex()
+    except ValueError:
+        return None
 
 
 def _client_config(*, path_style: bool) -> Config:
