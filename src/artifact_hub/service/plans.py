@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import (
@@ -201,7 +201,39 @@ class PlanLimits:
 
     @staticmethod
     async def storage_used(conn: AsyncConnection, tenant_id: str, now: datetime) -> int:
-        """Bytes of the tenant's live versions (see :meth:`check_quota`)."""
+        """Bytes of the tenant's live versions (see :meth:`check_quota`).
+
+        Read from the ``tenant_usage`` counter that the projection keeps (one primary-key
+        read), minus the versions of the artifacts that expired by ``now`` and that the
+        sweeper has not purged yet (an index range over ``(tenant_id, expires_at)``, usually
+        empty): the counter follows events, expiry follows the clock. Equal to
+        :meth:`storage_used_by_sum`.
+        """
+        counted = await conn.scalar(
+            select(t.tenant_usage.c.bytes).where(t.tenant_usage.c.tenant_id == tenant_id)
+        )
+        if not counted:
+            return 0
+        a, v = t.artifacts.c, t.artifact_versions.c
+        expired = await conn.scalar(
+            select(func.coalesce(func.sum(v.size_bytes), 0))
+            .select_from(t.artifacts.join(t.artifact_versions, a.artifact_id == v.artifact_id))
+            .where(
+                and_(
+                    a.tenant_id == tenant_id,
+                    a.expires_at <= now,
+                    a.pinned == false(),
+                    a.deleted_at.is_(None),
+                    a.purged_at.is_(None),
+                    v.deleted_at.is_(None),
+                )
+            )
+        )
+        return int(counted) - int(expired or 0)
+
+    @staticmethod
+    async def storage_used_by_sum(conn: AsyncConnection, tenant_id: str, now: datetime) -> int:
+        """:meth:`storage_used` by summing every live version (the reference; slow)."""
         a, v = t.artifacts.c, t.artifact_versions.c
         total = await conn.scalar(
             select(func.coalesce(func.sum(v.size_bytes), 0))
