@@ -36,7 +36,8 @@ from artifact_hub.errors import EventNotReadyError, EventRejectedError
 from artifact_hub.index import tables as t
 from artifact_hub.index.batch_projector import (
     BatchProjection,
-    chunks,
+    ids_param,
+    in_ids,
     lock_artifacts,
     processed_ids,
 )
@@ -251,9 +252,8 @@ class IndexConsumer:
         await batch.finish(conn)
         if released_ids:
             await conn.execute(
-                delete(t.deferred_events).where(
-                    t.deferred_events.c.event_id.in_(sorted(set(released_ids)))
-                )
+                delete(t.deferred_events).where(in_ids(conn, t.deferred_events.c.event_id)),
+                {"ids": ids_param(conn, released_ids)},
             )
         await self._park(conn, early, parked_ids)
         return early, applied, done
@@ -261,15 +261,17 @@ class IndexConsumer:
     async def _parked(
         self, conn: AsyncConnection, artifact_ids: Sequence[str]
     ) -> dict[str, dict[int, Row[Any]]]:
-        """The parked events of these artifacts, by artifact and seq (one query per 500)."""
-        d = t.deferred_events.c
+        """The parked events of these artifacts, by artifact and seq (one query)."""
         parked: dict[str, dict[int, Row[Any]]] = {}
-        for chunk in chunks(artifact_ids):
-            rows = await conn.execute(
-                select(t.deferred_events).where(d.artifact_id.in_(chunk)).order_by(d.event_id)
-            )
-            for row in rows:
-                parked.setdefault(row.artifact_id, {}).setdefault(int(row.seq), row)
+        if not artifact_ids:
+            return parked
+        d = t.deferred_events.c
+        rows = await conn.execute(
+            select(t.deferred_events).where(in_ids(conn, d.artifact_id)).order_by(d.event_id),
+            {"ids": ids_param(conn, artifact_ids)},
+        )
+        for row in rows:
+            parked.setdefault(row.artifact_id, {}).setdefault(int(row.seq), row)
         return parked
 
     async def _release_parked(

@@ -19,19 +19,24 @@ true until the transaction ends.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Delete,
     String,
     Update,
     and_,
+    any_,
     bindparam,
     delete,
+    func,
     insert,
+    literal_column,
     select,
     text,
     update,
@@ -66,7 +71,15 @@ from artifact_hub.schemas.events import (
     SessionSealed,
 )
 
-__all__ = ["BatchProjection", "chunks", "lock_artifacts", "processed_ids"]
+__all__ = [
+    "BatchProjection",
+    "chunks",
+    "executemany",
+    "ids_param",
+    "in_ids",
+    "lock_artifacts",
+    "processed_ids",
+]
 
 CHUNK = 500
 """Ids per ``IN (...)`` list (a consumer poll is at most 500 records)."""
@@ -76,18 +89,57 @@ _LOCK_MANY = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(u.id, 0)) "
     "FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS u(id, n) ORDER BY u.n"
 ).bindparams(bindparam("ids", type_=ARRAY(String)))
-_PROCESSED = select(t.processed_events.c.event_id).where(
-    t.processed_events.c.event_id.in_(bindparam("ids", expanding=True))
-)
-_STATE = select(
-    _A.artifact_id,
-    _A.tenant_id,
-    _A.revision,
-    _A.version,
-    _A.metadata,
-    _A.deleted_at,
-    _A.purged_at,
-).where(_A.artifact_id.in_(bindparam("ids", expanding=True)))
+
+
+def in_ids(conn: AsyncConnection, column: ColumnElement[str]) -> ColumnElement[bool]:
+    """``column IN (:ids)``, one SQL text whatever the number of ids (statement caches hit).
+
+    ``= ANY(:ids)`` with an array on PostgreSQL, ``IN (SELECT value FROM json_each(:ids))``
+    on SQLite. Bind :func:`ids_param` to ``ids``.
+    """
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(String)))
+    return column.in_(
+        select(literal_column("value")).select_from(func.json_each(bindparam("ids", type_=String)))
+    )
+
+
+def ids_param(conn: AsyncConnection, ids: Iterable[str]) -> Any:
+    """The value of the ``ids`` parameter of :func:`in_ids`."""
+    values = sorted(set(ids))
+    return values if conn.dialect.name == "postgresql" else json.dumps(values)
+
+
+_COMPILED: dict[tuple[str, int, tuple[str, ...]], tuple[Any, str, list[tuple[str, Any]]]] = {}
+
+
+async def executemany(conn: AsyncConnection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Execute ``statement`` once per row, as SQLAlchemy would, with less work per row.
+
+    The statement is compiled once per dialect and set of keys; each row is turned into the
+    driver's tuple with the columns' own bind processors (the same JSON and datetime
+    conversions), then the driver's ``executemany`` runs it. Every row has the keys of the
+    first.
+    """
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    cache_key = (conn.dialect.name, id(statement), keys)
+    found = _COMPILED.get(cache_key)
+    if found is None:
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
+        processors = compiled._bind_processors
+        order = [(name, processors.get(name)) for name in compiled.positiontup or ()]
+        # The statement is kept in the entry: its id stays its own.
+        found = _COMPILED[cache_key] = (statement, compiled.string, order)
+    _, sql, order = found
+    params = [
+        tuple(row[name] if process is None else process(row[name]) for name, process in order)
+        for row in rows
+    ]
+    await conn.exec_driver_sql(sql, params)
+
+
 _INSERT = {
     table.name: insert(table)
     for table in (
@@ -160,12 +212,13 @@ async def lock_artifacts(conn: AsyncConnection, artifact_ids: Sequence[str]) -> 
 
 
 async def processed_ids(conn: AsyncConnection, event_ids: Iterable[str]) -> set[str]:
-    """Which of ``event_ids`` are in ``processed_events`` (one query per 500 ids)."""
-    unique = sorted(set(event_ids))
-    found: set[str] = set()
-    for chunk in chunks(unique):
-        found.update((await conn.execute(_PROCESSED, {"ids": list(chunk)})).scalars())
-    return found
+    """Which of ``event_ids`` are in ``processed_events`` (one query)."""
+    ids = ids_param(conn, event_ids)
+    if not ids or ids == "[]":
+        return set()
+    column = t.processed_events.c.event_id
+    query = select(column).where(in_ids(conn, column))
+    return set((await conn.execute(query, {"ids": ids})).scalars())
 
 
 @dataclass(slots=True)
@@ -229,18 +282,28 @@ class BatchProjection:
             more_ids: Ids of other events that may be applied too (parked ones).
         """
         self.seen |= await processed_ids(conn, [*(e.event_id for e in events), *more_ids])
-        ids = sorted({e.artifact_id for e in events if isinstance(e, ArtifactEvent)})
-        for chunk in chunks(ids):
-            for row in await conn.execute(_STATE, {"ids": list(chunk)}):
-                self.artifacts[row.artifact_id] = _Artifact(
-                    artifact_id=row.artifact_id,
-                    tenant_id=row.tenant_id,
-                    revision=int(row.revision),
-                    version=int(row.version),
-                    metadata=row.metadata,
-                    live=row.deleted_at is None and row.purged_at is None,
-                    in_db=True,
-                )
+        ids = [e.artifact_id for e in events if isinstance(e, ArtifactEvent)]
+        if not ids:
+            return
+        query = select(
+            _A.artifact_id,
+            _A.tenant_id,
+            _A.revision,
+            _A.version,
+            _A.metadata,
+            _A.deleted_at,
+            _A.purged_at,
+        ).where(in_ids(conn, _A.artifact_id))
+        for row in await conn.execute(query, {"ids": ids_param(conn, ids)}):
+            self.artifacts[row.artifact_id] = _Artifact(
+                artifact_id=row.artifact_id,
+                tenant_id=row.tenant_id,
+                revision=int(row.revision),
+                version=int(row.version),
+                metadata=row.metadata,
+                live=row.deleted_at is None and row.purged_at is None,
+                in_db=True,
+            )
 
     def revision(self, artifact_id: str) -> int | None:
         """The artifact's revision as applied so far (None: no such artifact yet)."""
@@ -482,7 +545,8 @@ class BatchProjection:
                 updates.setdefault(tuple(sorted(state.changes)), []).append(state)
         await self._insert(conn, "artifacts", inserts["artifacts"])
         for columns, states in updates.items():
-            await conn.execute(
+            await executemany(
+                conn,
                 _artifact_update(columns),
                 [self._update_params(columns, state) for state in states],
             )
@@ -514,12 +578,12 @@ class BatchProjection:
             ],
         )
         grants = [row for row in self._access.values() if row is not None]
-        if grants:
-            await conn.execute(insert_ignore(conn, "access_entries"), grants)
+        await executemany(conn, insert_ignore(conn, "access_entries"), grants)
         await self._insert(conn, "artifact_lineage", inserts["artifact_lineage"])
         await self._insert(conn, "lineage_inputs", inserts["lineage_inputs"])
         if self._touches:
-            await conn.execute(
+            await executemany(
+                conn,
                 session_touch(conn),
                 [
                     {"tenant_id": tenant, "session_id": session, "created_at": at}
@@ -527,7 +591,8 @@ class BatchProjection:
                 ],
             )
         if self._seals:
-            await conn.execute(
+            await executemany(
+                conn,
                 _SEAL,
                 [
                     {"b_tenant_id": tenant, "b_session_id": session, "b_sealed_at": at}
@@ -555,10 +620,8 @@ class BatchProjection:
 
     @staticmethod
     async def _insert(conn: AsyncConnection, table: str, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await conn.execute(_INSERT[table], rows)
+        await executemany(conn, _INSERT[table], rows)
 
     @staticmethod
     async def _delete(conn: AsyncConnection, statement: Delete, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await conn.execute(statement, rows)
+        await executemany(conn, statement, rows)
