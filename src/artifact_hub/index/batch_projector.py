@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -110,7 +111,7 @@ def ids_param(conn: AsyncConnection, ids: Iterable[str]) -> Any:
     return values if conn.dialect.name == "postgresql" else json.dumps(values)
 
 
-_COMPILED: dict[tuple[str, int, tuple[str, ...]], tuple[Any, str, list[tuple[str, Any]]]] = {}
+_COMPILED: dict[tuple[str, int, tuple[str, ...]], tuple[Any, str, Any, list[tuple[int, Any]]]] = {}
 
 
 async def executemany(conn: AsyncConnection, statement: Any, rows: list[dict[str, Any]]) -> None:
@@ -129,14 +130,22 @@ async def executemany(conn: AsyncConnection, statement: Any, rows: list[dict[str
     if found is None:
         compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
         processors = compiled._bind_processors
-        order = [(name, processors.get(name)) for name in compiled.positiontup or ()]
+        names = list(compiled.positiontup or ())
+        getter = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        convert = [
+            (position, processors[name])
+            for position, name in enumerate(names)
+            if processors.get(name) is not None
+        ]
         # The statement is kept in the entry: its id stays its own.
-        found = _COMPILED[cache_key] = (statement, compiled.string, order)
-    _, sql, order = found
-    params = [
-        tuple(row[name] if process is None else process(row[name]) for name, process in order)
-        for row in rows
-    ]
+        found = _COMPILED[cache_key] = (statement, compiled.string, getter, convert)
+    _, sql, getter, convert = found
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(getter(row))
+        for position, process in convert:
+            values[position] = process(values[position])
+        params.append(tuple(values))
     await conn.exec_driver_sql(sql, params)
 
 
