@@ -20,6 +20,7 @@ from artifact_hub.client._artifact_ns import ArtifactNamespace
 from artifact_hub.client._base import (
     CHUNK_SIZE,
     DEFAULT_TIMEOUT,
+    PART_CONCURRENCY,
     TTL,
     BaseClient,
     Call,
@@ -254,7 +255,18 @@ class AsyncClient(BaseClient):
         fields = {**values, "name": body.filename, "content_type": body.content_type}
         upload = self._parse(Upload, await self._send(self._upload_url(fields, body.size)))
         body.fields = None
-        await (await self._send(self._upload_put(upload.url, upload.headers, body))).aclose()
+        if upload.parts:
+            # Straight to the store, part by part (S3): PART_CONCURRENCY at once when each
+            # part can open the file for itself.
+            gate = asyncio.Semaphore(PART_CONCURRENCY if body.parts_in_parallel else 1)
+
+            async def put(call: Call) -> None:
+                async with gate:
+                    await (await self._send(call)).aclose()
+
+            await asyncio.gather(*(put(call) for call in self._upload_parts(upload, body)))
+        else:
+            await (await self._send(self._upload_put(upload.url, upload.headers, body))).aclose()
         return await self.complete_upload(upload.id)
 
     async def push_dict(

@@ -8,6 +8,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,7 @@ import httpx
 from artifact_hub.client._base import (
     CHUNK_SIZE,
     DEFAULT_TIMEOUT,
+    PART_CONCURRENCY,
     TTL,
     BaseClient,
     Call,
@@ -250,7 +252,16 @@ class Client(BaseClient):
         fields = {**values, "name": body.filename, "content_type": body.content_type}
         upload = self._parse(Upload, self._send(self._upload_url(fields, body.size)))
         body.fields = None
-        self._send(self._upload_put(upload.url, upload.headers, body)).close()
+        if upload.parts:
+            # Straight to the store, part by part (S3): PART_CONCURRENCY at once when each
+            # part can open the file for itself.
+            calls = self._upload_parts(upload, body)
+            workers = PART_CONCURRENCY if body.parts_in_parallel else 1
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for response in pool.map(self._send, calls):
+                    response.close()
+        else:
+            self._send(self._upload_put(upload.url, upload.headers, body)).close()
         return self.complete_upload(upload.id)
 
     def push_dict(
