@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 
 from artifact_hub.bus.cloudevents import KafkaRecord, encode
 from artifact_hub.bus.lease import RelayLease, relay_lease
@@ -96,8 +97,7 @@ class OutboxRelay:
                     return total
                 items = [(row.topic, _record(row.payload, row.event_id)) for row in rows]
                 await self.publisher.publish_many(items)
-                async with self.db.begin() as conn:
-                    await self.outbox.mark_sent(conn, [row.id for row in rows])
+                await self.db.write(partial(self.outbox.mark_sent, ids=[row.id for row in rows]))
                 total += len(rows)
                 self.published += len(rows)
 

@@ -2,15 +2,25 @@
 
 Writes on SQLite take the database's write lock when they begin (``BEGIN IMMEDIATE``), so two
 writers wait for each other instead of failing on a stale snapshot; reads use a second engine
-whose transactions never take that lock.
+whose transactions never take that lock. Inside one process the writers of a SQLite database
+queue on an asyncio lock first: SQLite's own busy handler sleeps 1-100 ms between tries, which
+under a few concurrent writers cost more than the writes themselves.
+
+Small writes go through :meth:`Database.write`, which commits concurrent writers together
+(group commit): each runs in its own savepoint of one shared transaction, so one that fails
+is rolled back alone, and the group pays for one ``COMMIT`` (one WAL append on SQLite, one
+fsync on PostgreSQL) instead of one each.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -21,7 +31,24 @@ from sqlalchemy.pool import NullPool
 
 __all__ = ["Database", "normalize_url"]
 
+log = logging.getLogger(__name__)
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_T = TypeVar("_T")
+
+GROUP_LIMIT = 256
+"""Most writes committed together by :meth:`Database.write`."""
+
+
+@dataclass(eq=False)
+class _Write(Generic[_T]):
+    """One caller's work waiting for a group commit."""
+
+    work: Callable[[AsyncConnection], Awaitable[_T]]
+    future: asyncio.Future[_T]
+    after: Callable[[_T], None] | None = None
+    result: Any = None
+    error: BaseException | None = field(default=None)
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -56,6 +83,13 @@ class Database:
 
     def __init__(self, url: str | URL, *, echo: bool = False) -> None:
         self.url = normalize_url(url)
+        self._pending: list[_Write[Any]] = []
+        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._serialize_writes = False
+        self._write_lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._lock_owner: asyncio.Task[Any] | None = None
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             database = self.url.database
@@ -70,6 +104,7 @@ class Database:
                 else {"pool_size": 5, "max_overflow": 5}
             )
             self.engine = create_async_engine(self.url, echo=echo, **pool)
+            self._serialize_writes = True
             self.read_engine = create_async_engine(self.url, echo=echo, **pool)
             for engine in (self.engine, self.read_engine):
                 event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -89,9 +124,109 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed when the block ends, rolled back on error."""
-        async with self.engine.begin() as conn:
-            yield conn
+        """A write transaction: committed when the block ends, rolled back on error.
+
+        On SQLite the writers of this process take turns on an asyncio lock before SQLite's
+        own lock. A write transaction must not open another one inside it (it would wait for
+        itself): that raises ``RuntimeError`` at once instead of hanging.
+        """
+        if not self._serialize_writes:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        task = asyncio.current_task()
+        if task is not None and task is self._lock_owner:
+            raise RuntimeError("a write transaction was opened inside another one")
+        async with self._lock():
+            self._lock_owner = task
+            try:
+                async with self.engine.begin() as conn:
+                    yield conn
+            finally:
+                self._lock_owner = None
+
+    def _lock(self) -> asyncio.Lock:
+        # One lock per event loop: a Database may outlive the loop it was first used on (the
+        # CLI runs several asyncio.run() calls on one).
+        loop = asyncio.get_running_loop()
+        if self._write_lock is None or self._lock_loop is not loop:
+            self._write_lock, self._lock_loop = asyncio.Lock(), loop
+        return self._write_lock
+
+    async def write(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[_T]],
+        *,
+        after: Callable[[_T], None] | None = None,
+    ) -> _T:
+        """Run ``work`` in a write transaction shared with concurrent writers (group commit).
+
+        ``work`` runs in its own savepoint when others share the transaction: if it raises,
+        only its changes are rolled back and its caller gets the error; the others commit.
+        Its changes are visible to the writers after it in the same group, and to everyone
+        once the group commits; this returns only then. ``after`` runs once the transaction
+        committed, even when the caller was cancelled meanwhile (the work was done).
+
+        Keep ``work`` short and free of other transactions: the group waits for it.
+        """
+        loop = asyncio.get_running_loop()
+        item: _Write[_T] = _Write(work, loop.create_future(), after)
+        self._pending.append(item)
+        if not self._flushing:
+            self._flushing = True
+            self._flusher = asyncio.create_task(self._flush(), name="artifact-hub-group-commit")
+        return await item.future
+
+    async def _flush(self) -> None:
+        """Commit what is pending, a group at a time, until nothing is."""
+        try:
+            while self._pending:
+                group = [w for w in self._pending[:GROUP_LIMIT] if not w.future.cancelled()]
+                del self._pending[:GROUP_LIMIT]
+                if group:
+                    await self._commit_group(group)
+        finally:
+            self._flushing = False
+            for item in self._pending:  # only when this task itself was cancelled
+                if not item.future.done():
+                    item.future.cancel()
+            self._pending.clear()
+
+    async def _commit_group(self, group: list[_Write[Any]]) -> None:
+        alone = len(group) == 1
+        try:
+            async with self.begin() as conn:
+                for item in group:
+                    try:
+                        if alone:
+                            item.result = await item.work(conn)
+                        else:
+                            async with conn.begin_nested():
+                                item.result = await item.work(conn)
+                    except Exception as error:
+                        if alone:
+                            raise
+                        item.error = error
+        except BaseException as error:
+            # The commit (or the only write) failed: nobody's changes were kept.
+            for item in group:
+                if not item.future.done():
+                    item.future.set_exception(item.error or error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for item in group:
+            if item.error is not None:
+                if not item.future.done():
+                    item.future.set_exception(item.error)
+                continue
+            if item.after is not None:
+                try:
+                    item.after(item.result)
+                except Exception:
+                    log.exception("group commit: a post-commit callback failed")
+            if not item.future.done():
+                item.future.set_result(item.result)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -105,7 +240,9 @@ class Database:
             await conn.run_sync(_upgrade, revision)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (after the writes still queued are committed)."""
+        if self._flusher is not None and not self._flusher.done():
+            await asyncio.wait({self._flusher}, timeout=10)
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

@@ -21,8 +21,6 @@ from artifact_hub.bus.publisher import EventPublisher, InProcessBus, KafkaPublis
 from artifact_hub.bus.relay import OutboxRelay
 from artifact_hub.bus.signing import SigningPublisher
 from artifact_hub.bus.topics import all_topics
-from artifact_hub.consumers.app import ARTIFACT_TOPICS
-from artifact_hub.consumers.projection import IndexConsumer
 from artifact_hub.index.database import Database
 from artifact_hub.index.outbox import Outbox
 from artifact_hub.index.search import SearchIndexer
@@ -36,6 +34,7 @@ from artifact_hub.storage.base import BlobStore
 from artifact_hub.storage.local import LocalBlobStore
 
 if TYPE_CHECKING:
+    from artifact_hub.consumers.projection import IndexConsumer
     from artifact_hub.service.links import LinkService
     from artifact_hub.service.search import SearchService
     from artifact_hub.service.signing import UrlSigner
@@ -75,7 +74,8 @@ class Hub:
         relay: Publishes the outbox.
         bus: The in-process bus in embedded mode (subscribe downstream handlers to it), else
             None.
-        consumer: The in-process index consumer in embedded mode, else None.
+        consumer: Always None: the write path projects the hub's own events, and foreign
+            events come from Kafka to ``artifact-hub consumers`` (kept for compatibility).
         indexer: Keeps the search documents current after each commit (see ``search``).
     """
 
@@ -97,12 +97,13 @@ class Hub:
         self.indexer = SearchIndexer(
             self.db,
             self.blobs,
-            build_embedder(settings.search_embedder),
+            build_embedder(settings.search_embedder, threads=settings.search_embed_threads),
             text_limit=settings.search_text_limit,
             pgvector=settings.search_pgvector,
             pgvector_ef_search=settings.search_pgvector_ef_search,
             pgvector_exact_limit=settings.search_pgvector_exact_limit,
             delay=settings.search_index_delay_seconds,
+            embed_delay=settings.search_embed_delay_seconds,
         )
         if publisher is None:
             if settings.event_bus == "kafka":
@@ -117,12 +118,10 @@ class Hub:
                     lambda: self.accounts.hub_bus_secret(settings.bus_signing_secret),
                 )
             else:
+                # Only this hub's write path produces events here, and it projected each one
+                # in its own transaction (read-your-writes): no index consumer re-applies
+                # them. The bus carries them to downstream subscribers.
                 self.bus = InProcessBus()
-                self.consumer = IndexConsumer(self.db, after_apply=self.indexer.on_event)
-                for topic in ARTIFACT_TOPICS:
-                    self.bus.subscribe(
-                        settings.topic_prefix + topic, self.consumer.handle_inprocess
-                    )
                 publisher = self.bus
         self.publisher = publisher
         self.relay = OutboxRelay(

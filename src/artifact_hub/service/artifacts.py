@@ -787,24 +787,31 @@ class ArtifactService:
 
         ``build`` may return None when there is nothing to do; then nothing is written.
         """
+
+        async def work(conn: AsyncConnection) -> EventBase | None:
+            event = await build(conn)
+            if event is not None:
+                await self.projector.apply(conn, event)
+                await self.outbox.append(conn, event)
+            return event
+
         for attempt in range(_WRITE_RETRIES):
             try:
-                async with self.db.begin() as conn:
-                    event = await build(conn)
-                    if event is None:
-                        return None
-                    await self.projector.apply(conn, event)
-                    await self.outbox.append(conn, event)
+                # Group commit: concurrent writes share one transaction, each in a savepoint.
+                return await self.db.write(work, after=self._committed)
             except EventNotReadyError:
                 # Another writer advanced the artifact between our read and our update.
                 await asyncio.sleep(0.01 * (attempt + 1))
-                continue
-            if self.on_commit is not None:
-                self.on_commit()
-            for callback in self.after_commit:
-                callback(event)
-            return event
         raise ConflictError("the artifact is being changed concurrently; try again")
+
+    def _committed(self, event: EventBase | None) -> None:
+        """Tell the relay and the read models (search) what was just committed."""
+        if event is None:
+            return
+        if self.on_commit is not None:
+            self.on_commit()
+        for callback in self.after_commit:
+            callback(event)
 
     def _plan_expiry(self, caller: Caller, ttl: TTL, now: datetime) -> datetime | None:
         """The expiry for ``ttl`` within the caller's plan (the default TTL is shortened)."""

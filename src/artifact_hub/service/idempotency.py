@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import ConflictError
 from artifact_hub.index import tables as t
@@ -59,30 +61,35 @@ class IdempotencyStore:
         moment = now or datetime.now(UTC)
         k = t.idempotency_keys.c
         where = and_(k.tenant_id == tenant_id, k.key == key)
+
+        async def claim(conn: AsyncConnection) -> Any:
+            row = (
+                await conn.execute(
+                    select(k.request_sha256, k.status, k.body, k.created_at).where(where)
+                )
+            ).first()
+            if row is not None and row.created_at <= moment - self.lifetime:
+                # Past its lifetime but not swept yet: the key is free again.
+                await conn.execute(delete(t.idempotency_keys).where(where))
+                row = None
+            if row is None:
+                await conn.execute(
+                    insert(t.idempotency_keys).values(
+                        tenant_id=tenant_id,
+                        key=key,
+                        request_sha256=request_sha256,
+                        created_at=moment,
+                    )
+                )
+            return row
+
         try:
-            async with self.db.begin() as conn:
-                row = (
-                    await conn.execute(
-                        select(k.request_sha256, k.status, k.body, k.created_at).where(where)
-                    )
-                ).first()
-                if row is not None and row.created_at <= moment - self.lifetime:
-                    # Past its lifetime but not swept yet: the key is free again.
-                    await conn.execute(delete(t.idempotency_keys).where(where))
-                    row = None
-                if row is None:
-                    await conn.execute(
-                        insert(t.idempotency_keys).values(
-                            tenant_id=tenant_id,
-                            key=key,
-                            request_sha256=request_sha256,
-                            created_at=moment,
-                        )
-                    )
-                    return None
+            row = await self.db.write(claim)  # shares the commit of concurrent writes
         except IntegrityError as error:
             # Another request inserted the same key between our read and our insert.
             raise _in_progress(key) from error
+        if row is None:
+            return None
         if row.request_sha256 != request_sha256:
             raise ConflictError(
                 "this Idempotency-Key was already used with a different request; "
@@ -96,20 +103,18 @@ class IdempotencyStore:
     async def complete(self, tenant_id: str, key: str, status: int, body: str) -> None:
         """Keep the response of the request that claimed the key."""
         k = t.idempotency_keys.c
-        async with self.db.begin() as conn:
-            await conn.execute(
-                update(t.idempotency_keys)
-                .where(and_(k.tenant_id == tenant_id, k.key == key))
-                .values(status=status, body=body)
-            )
+        statement = (
+            update(t.idempotency_keys)
+            .where(and_(k.tenant_id == tenant_id, k.key == key))
+            .values(status=status, body=body)
+        )
+        await self.db.write(lambda conn: conn.execute(statement))
 
     async def release(self, tenant_id: str, key: str) -> None:
         """Forget a claimed key (the request failed in a way a retry may fix)."""
         k = t.idempotency_keys.c
-        async with self.db.begin() as conn:
-            await conn.execute(
-                delete(t.idempotency_keys).where(and_(k.tenant_id == tenant_id, k.key == key))
-            )
+        statement = delete(t.idempotency_keys).where(and_(k.tenant_id == tenant_id, k.key == key))
+        await self.db.write(lambda conn: conn.execute(statement))
 
     async def purge(self, *, now: datetime | None = None) -> int:
         """Drop keys older than the lifetime; returns how many."""
