@@ -50,8 +50,10 @@ async def run_consumers(settings: HubSettings, *, maintain_every: float = 5.0) -
     indexer = SearchIndexer(
         db,
         search_blobs,
-        build_embedder(settings.search_embedder),
+        build_embedder(settings.search_embedder, threads=settings.search_embed_threads),
         text_limit=settings.search_text_limit,
+        delay=settings.search_index_delay_seconds,
+        embed_delay=settings.search_embed_delay_seconds,
     )
     consumer = build_validated_consumer(settings, db, after_apply=indexer.on_event)
     stream, _ = build_consumer_app(

@@ -145,6 +145,13 @@ class SearchIndexer:
             :mod:`artifact_hub.index.pgvector`); :meth:`prepare` sets it up.
         pgvector_ef_search: Its ``hnsw.ef_search``.
         pgvector_exact_limit: Up to how many filtered vectors it computes exact distances.
+        delay: Seconds between a write and the sync of its search document (writes of that
+            moment are synced together).
+        embed_delay: Seconds without writes before the documents synced meanwhile are
+            embedded (0: with the document). An embedding costs milliseconds of CPU per
+            document, several times a small push: waiting for a pause keeps it off a busy
+            hub's write path and embeds larger batches. A search does not wait for it:
+            :meth:`flush` embeds what is pending first.
     """
 
     def __init__(
@@ -159,6 +166,7 @@ class SearchIndexer:
         pgvector_ef_search: int = 100,
         pgvector_exact_limit: int = 10_000,
         delay: float = 0.0,
+        embed_delay: float = 0.0,
     ) -> None:
         self.db = db
         self.pgvector = (
@@ -182,6 +190,10 @@ class SearchIndexer:
         self._reindex_task: asyncio.Task[None] | None = None
         self._pgvector_task: asyncio.Task[None] | None = None
         self.delay = delay
+        self.embed_delay = embed_delay
+        self._unembedded: set[str] = set()
+        self._embed_task: asyncio.Task[None] | None = None
+        self._last_write = 0.0
         self._hurry = asyncio.Event()
         self._embedder_failed = False
 
@@ -255,22 +267,36 @@ class SearchIndexer:
             self._hurry.clear()
 
     async def _flush(self) -> None:
-        for task in (self._reindex_task, self._task):
-            if task is not None and not task.done():
+        while True:
+            # A task may start another meanwhile (a document sync hands its ids to the
+            # embedding task): wait until none runs.
+            busy = [
+                task
+                for task in (self._reindex_task, self._task, self._embed_task)
+                if task is not None and not task.done()
+            ]
+            for task in busy:
                 await _wait(task)
-        if self._pending:  # scheduled while no loop ran a task
-            batch = list(self._pending)
-            self._pending.difference_update(batch)
-            await self.sync(batch)
+            if busy:
+                continue
+            if self._pending:  # scheduled while no loop ran a task
+                batch = list(self._pending)
+                self._pending.difference_update(batch)
+                await self.sync(batch)
+            if self._unembedded:
+                batch = list(self._unembedded)
+                self._unembedded.difference_update(batch)
+                await self.sync(batch)
+            return
 
     async def close(self) -> None:
         """Stop the background work (what it had not done, the next reindex does)."""
         tasks = [
             task
-            for task in (self._task, self._reindex_task, self._pgvector_task)
+            for task in (self._task, self._reindex_task, self._pgvector_task, self._embed_task)
             if task is not None
         ]
-        self._task = self._reindex_task = self._pgvector_task = None
+        self._task = self._reindex_task = self._pgvector_task = self._embed_task = None
         for task in tasks:
             if not task.done():
                 task.cancel()
@@ -285,22 +311,51 @@ class SearchIndexer:
             # A search does not wait for the delay: flush() cuts it short.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._hurry.wait(), self.delay)
+        defer = self.embed_delay > 0 and self.embedder is not None
         while self._pending:
             batch = list(self._pending)[: self.batch_size]
             self._pending.difference_update(batch)
             try:
-                await self.sync(batch)
+                await self.sync(batch, embed=not defer)
             except Exception:  # the documents stay stale until the next sync or reindex
                 log.exception("search indexing failed for %d artifacts", len(batch))
+            if defer:
+                self._unembedded.update(batch)
+        if defer and self._unembedded:
+            loop = asyncio.get_running_loop()
+            self._last_write = loop.time()
+            if self._embed_task is None or self._embed_task.done():
+                self._embed_task = loop.create_task(self._embed_when_idle())
+
+    async def _embed_when_idle(self) -> None:
+        """Embed the documents synced without their vectors, once writes pause."""
+        loop = asyncio.get_running_loop()
+        while not self._hurry.is_set():
+            remaining = self._last_write + self.embed_delay - loop.time()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), remaining)
+        while self._unembedded:
+            batch = sorted(self._unembedded)[: self.batch_size * 4]
+            self._unembedded.difference_update(batch)
+            try:
+                await self.sync(batch)
+            except Exception:  # reindex embeds what has no vector
+                log.exception("search embedding failed for %d artifacts", len(batch))
 
     # ------------------------------------------------------------ sync
 
-    async def sync(self, artifact_ids: Iterable[str]) -> int:
-        """Bring these artifacts' documents and vectors up to date; return how many changed."""
+    async def sync(self, artifact_ids: Iterable[str], *, embed: bool = True) -> int:
+        """Bring these artifacts' documents (and vectors, with ``embed``) up to date.
+
+        Returns:
+            How many documents changed.
+        """
         ids = sorted(set(artifact_ids))
         changed = 0
         for start in range(0, len(ids), self.batch_size):
-            changed += await self._sync_batch(ids[start : start + self.batch_size])
+            changed += await self._sync_batch(ids[start : start + self.batch_size], embed)
         return changed
 
     async def reindex(self, *, tenant_id: str | None = None) -> int:
@@ -354,7 +409,7 @@ class SearchIndexer:
         await self.sync(found)
         return len(found)
 
-    async def _sync_batch(self, ids: Sequence[str]) -> int:
+    async def _sync_batch(self, ids: Sequence[str], embed: bool = True) -> int:
         a, d, v = t.artifacts.c, t.search_documents.c, t.search_vectors.c
         async with self.db.connect() as conn:
             rows = {
@@ -381,7 +436,7 @@ class SearchIndexer:
         ]
         documents = [await self._document(row) for row in todo]
         vectors: dict[str, bytes] = {}
-        if self.embedder is not None and not self._embedder_failed:
+        if embed and self.embedder is not None and not self._embedder_failed:
             async with self.db.connect() as conn:
                 have = dict(
                     (

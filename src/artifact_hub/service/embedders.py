@@ -134,9 +134,12 @@ class MiniLMEmbedder:
     name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, *, batch_size: int = 32, model_path: Path | None = None) -> None:
+    def __init__(
+        self, *, batch_size: int = 32, model_path: Path | None = None, threads: int | None = None
+    ) -> None:
         self.batch_size = batch_size
         self.model_path = model_path
+        self.threads = threads
 
     def load(self) -> Any:
         """The process-wide model (loaded now if needed).
@@ -155,6 +158,12 @@ class MiniLMEmbedder:
                     from sentence_transformers import SentenceTransformer
                 except ImportError as error:
                     raise SearchUnavailableError(_INSTALL_HINT) from error
+                if self.threads is not None:
+                    import torch
+
+                    # Process-wide: torch's intra-op pool. Its spinning threads on every core
+                    # slowed the embedding and the requests alike (see settings).
+                    torch.set_num_threads(self.threads)
                 model = SentenceTransformer(path, device="cpu")
                 _MODELS[path] = model
         return model
@@ -205,10 +214,13 @@ class MiniLMEmbedder:
         return await asyncio.to_thread(self.embed_sync, list(texts))
 
 
-def build_embedder(name: str) -> Embedder | None:
-    """The embedder the setting ``search_embedder`` names (None for ``"none"``)."""
+def build_embedder(name: str, *, threads: int | None = None) -> Embedder | None:
+    """The embedder the setting ``search_embedder`` names (None for ``"none"``).
+
+    ``threads`` caps the CPU threads of a model that uses several (MiniLM's torch).
+    """
     if name == "minilm":
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(threads=threads)
     if name == "hashing":
         return HashingEmbedder()
     if name == "none":
