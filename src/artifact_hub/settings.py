@@ -68,6 +68,16 @@ class HubSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description=(
+            "API worker processes of `serve` (default: one per core, at most 4). Each runs "
+            "the whole hub; one relay publishes at a time (the relay lease), and on SQLite "
+            "the workers take turns writing (WAL: one writer, many readers)."
+        ),
+    )
     public_url: str | None = Field(
         default=None, description="Base URL in links and signed URLs; default http://host:port."
     )
@@ -139,6 +149,27 @@ class HubSettings(BaseSettings):
             "How long after a write its search document is built: the write's own work "
             "(relay publish, the next write) goes first, and the writes of that moment are "
             "indexed together. A search in the same process never waits for it."
+        ),
+    )
+    search_embed_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=600,
+        description=(
+            "How long writes must pause before the documents indexed meanwhile are embedded "
+            "(0: with the document). An embedding costs several times a small push's CPU; "
+            "waiting for a pause keeps it off a busy hub's write path. A search never waits "
+            "for it: it embeds what is pending first."
+        ),
+    )
+    search_embed_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "CPU threads the embedding model may use (torch's intra-op threads). One leaves "
+            "the other cores to the API: with all of them, torch's spinning threads slowed "
+            "both the embedding and the requests (47 ms per document on 2 cores, 7 with one)."
         ),
     )
     search_text_limit: int = Field(

@@ -13,7 +13,7 @@ from artifact_hub.api.errors import install_error_handlers
 from artifact_hub.api.middleware import RateLimiter, install_middleware
 from artifact_hub.plugin import Hub
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app"]
 
 
 def create_app(hub: Hub) -> FastAPI:
@@ -64,6 +64,17 @@ def create_app(hub: Hub) -> FastAPI:
     for router in _routers():
         app.include_router(router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """An app over a hub configured by the ``ARTIFACT_HUB_*`` environment.
+
+    The factory that ``artifact-hub serve --workers N`` gives uvicorn: each worker process
+    builds its own hub from the settings that ``serve`` put in the environment.
+    """
+    from artifact_hub.settings import HubSettings
+
+    return create_app(Hub(HubSettings()))
 
 
 def _routers() -> list[Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable
@@ -118,13 +119,23 @@ def serve(
     host: Annotated[str | None, typer.Option(envvar="ARTIFACT_HUB_HOST")] = None,
     port: Annotated[int | None, typer.Option(envvar="ARTIFACT_HUB_PORT")] = None,
     data_dir: DataDir = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ARTIFACT_HUB_WORKERS",
+            min=1,
+            max=64,
+            help="API worker processes (default: one per core, at most 4).",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub: HTTP API, outbox relay and (embedded mode) in-process consumers."""
     import uvicorn
 
     from artifact_hub.api import create_app
 
-    settings = _settings(data_dir, host=host, port=port)
+    settings = _settings(data_dir, host=host, port=port, workers=workers)
+    count = settings.workers or default_workers()
     hub = Hub(settings)
     blobs = (
         str(settings.resolved_blob_dir)
@@ -144,9 +155,53 @@ def serve(
         errors.print(f"bootstrap API key in {key_file}")
     errors.print(
         f"artifact-hub on http://{settings.host}:{settings.port}  "
-        f"index={settings.resolved_database_url}  blobs={blobs}  events={settings.event_bus}"
+        f"index={settings.resolved_database_url}  blobs={blobs}  events={settings.event_bus}  "
+        f"workers={count}"
     )
-    uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level="info")
+    if count == 1:
+        uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level="info")
+        return
+    # Several processes: everything they would otherwise race for is done here, once: the
+    # migrations, the bootstrap key (above) and the embedded signing key. Each worker then
+    # builds its hub from the environment, which carries these settings.
+    try:
+        _ = hub.signer
+    except ArtifactHubError as error:
+        _fail(error)
+    _run(_migrate(hub))
+    os.environ.update(settings_environment(settings))
+    uvicorn.run(
+        "artifact_hub.api.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=count,
+        log_level="info",
+    )
+
+
+def default_workers() -> int:
+    """One API worker per core, at most 4 (beyond, the index's single writer limits)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def settings_environment(settings: HubSettings) -> dict[str, str]:
+    """The variables that carry ``serve``'s own options to its worker processes.
+
+    Every other setting already comes from the environment, which the workers inherit.
+    """
+    return {
+        "ARTIFACT_HUB_HOST": settings.host,
+        "ARTIFACT_HUB_PORT": str(settings.port),
+        "ARTIFACT_HUB_DATA_DIR": str(Path(settings.data_dir).resolve()),
+    }
+
+
+async def _migrate(hub: Hub) -> None:
+    try:
+        await hub.db.migrate()
+    finally:
+        await hub.db.dispose()
 
 
 @app.command(rich_help_panel="Hub")
