@@ -222,6 +222,9 @@ artifacts = Table(
     Index(None, "tenant_id", "created_at", "artifact_id"),
     Index(None, "tenant_id", "session_id"),
     Index(None, "tenant_id", "agent_id"),
+    # Pages of one session's or one agent's artifacts, newest first (migration 0007).
+    Index(None, "tenant_id", "session_id", "created_at", "artifact_id"),
+    Index(None, "tenant_id", "agent_id", "created_at", "artifact_id"),
     Index(None, "tenant_id", "kind"),
     Index(None, "tenant_id", "run_id"),
     Index(None, "tenant_id", "namespace", "name"),
