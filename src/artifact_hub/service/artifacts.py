@@ -228,7 +228,8 @@ class ArtifactService:
             return event
 
         await self._commit_blob(build, blob)
-        return await self.get(caller, event.artifact_id)
+        # The row the projection just wrote, from the event itself: no read back.
+        return _created_artifact(event)
 
     async def add_version(
         self,
@@ -884,6 +885,19 @@ _SCOPE_FIELDS = frozenset(
         "preview_uri",
     }
 )
+
+
+def _created_artifact(event: ArtifactCreated) -> Artifact:
+    """The artifact as :class:`IndexProjector` records an ``artifact.created`` event."""
+    fields = event.model_dump(
+        include={
+            "artifact_id", "tenant_id", "namespace", "name", "agent_id", "session_id", "kind",
+            "content_type", "sha256", "size_bytes", "metadata", "labels", "tags", "metrics",
+            "pinned", "uri", "preview_uri", "run_id", "graph_id", "node_id", "tool_name",
+            "tool_version", "org_id", "user_id", "client_id", "app_id", "expires_at",
+        }
+    )  # fmt: skip
+    return Artifact(**fields, version=1, created_at=event.occurred_at, updated_at=event.occurred_at)
 
 
 def _expired(artifact: Artifact) -> bool:
