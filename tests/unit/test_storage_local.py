@@ -91,3 +91,69 @@ async def test_a_reader_that_stops_early_releases_the_file(tmp_path: Path) -> No
     assert first == b"x" * 100
     await store.delete(info.sha256)
     assert await store.stat(info.sha256) is None
+
+
+# ------------------------------------------------------------------------ staged uploads
+
+
+async def test_stage_then_adopt_links_the_same_inode(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    data = b"staged bytes " * 100_000
+    digest = hashlib.sha256(data).hexdigest()
+    staged = await store.stage("upl_a", stream(data[:7], data[7:]), max_size=len(data))
+    assert (staged.size, staged.sha256) == (len(data), digest)
+    assert await store.staged("upl_a") == staged
+    staged_file = tmp_path / "staged" / "upl_a" / digest
+    inode = staged_file.stat().st_ino
+    assert files_under(tmp_path / "tmp") == []
+
+    info = await store.adopt("upl_a", expected_sha256=digest, expected_size=len(data))
+    assert (info.sha256, info.size, info.created) == (digest, len(data), True)
+    assert store.path_for(digest).stat().st_ino == inode
+    assert await store.staged("upl_a") is not None  # kept until discarded
+    await store.discard_staged("upl_a")
+    assert await store.staged("upl_a") is None
+    assert files_under(tmp_path / "staged") == files_under(tmp_path / "tmp") == []
+    assert store.path_for(digest).read_bytes() == data
+
+    # The same bytes again: the blob there is kept.
+    await store.stage("upl_b", stream(data))
+    assert (await store.adopt("upl_b")).created is False
+
+
+async def test_adopt_checks_size_and_hash(tmp_path: Path) -> None:
+    from artifact_hub.errors import ChecksumMismatchError
+    from artifact_hub.storage import BlobNotFoundError
+
+    store = LocalBlobStore(tmp_path)
+    with pytest.raises(BlobNotFoundError):
+        await store.adopt("upl_none")
+    await store.stage("upl_c", stream(b"abc"))
+    with pytest.raises(ChecksumMismatchError):
+        await store.adopt("upl_c", expected_sha256="0" * 64)
+    with pytest.raises(ChecksumMismatchError):
+        await store.adopt("upl_c", expected_size=4)
+    assert files_under(tmp_path / "blobs") == []
+    with pytest.raises(ValueError, match="staging name"):
+        await store.stage("../x", stream(b"abc"))
+
+
+async def test_a_failed_stage_leaves_nothing_and_keeps_the_earlier_bytes(tmp_path: Path) -> None:
+    from artifact_hub.errors import FileTooLargeError
+
+    store = LocalBlobStore(tmp_path)
+    first = await store.stage("upl_d", stream(b"first"))
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"sec"
+        raise ConnectionResetError
+
+    with pytest.raises(ConnectionResetError):
+        await store.stage("upl_d", broken())
+    with pytest.raises(FileTooLargeError):
+        await store.stage("upl_d", stream(b"x" * 10), max_size=5)
+    assert await store.staged("upl_d") == first
+    assert files_under(tmp_path / "tmp") == []
+    second = await store.stage("upl_d", stream(b"second"))
+    assert await store.staged("upl_d") == second
+    assert len(files_under(tmp_path / "staged")) == 1
