@@ -143,24 +143,28 @@ class IndexConsumer:
         """
         outcomes: list[Outcome | None] = [None] * len(records)
         self.stats.received += len(records)
-        known = await self._already_applied(records)
         ready: list[tuple[int, str, KafkaRecord, HubEvent]] = []
-        for index, (topic, record) in enumerate(records):
-            if index in known:
-                self.stats.duplicate += 1
-                outcomes[index] = Outcome.DUPLICATE
-                continue
-            decoded = await self._decode(topic, record)
-            if isinstance(decoded, Outcome):
-                outcomes[index] = decoded
-            else:
-                ready.append((index, topic, record, decoded))
-        ready = _in_seq_order(ready)
         early: list[tuple[tuple[int, str, KafkaRecord, HubEvent], str]] = []
         applied = 0
+        done: dict[int, Outcome] = {}
         try:
-            async with self.db.begin() as conn:
-                early, applied, done = await self._apply_together(conn, ready)
+            if self.validator is not None:
+                # Checked outside the transaction: a check may take a while (blob hashing).
+                async with self.db.connect() as conn:
+                    candidates, known = await self._already_applied(conn, records)
+                ready = await self._decode_batch(records, outcomes, known)
+                if ready:
+                    async with self.db.begin() as conn:
+                        early, applied, done = await self._apply_together(conn, ready, set())
+            else:
+                async with self.db.begin() as conn:
+                    candidates, known = await self._already_applied(conn, records)
+                    ready = await self._decode_batch(records, outcomes, known)
+                    # Read in this transaction: not applied (a concurrent apply before the
+                    # locks shows as a conflict, and the batch goes one record at a time).
+                    fresh = {i for n, i in candidates.items() if n not in known}
+                    if ready:
+                        early, applied, done = await self._apply_together(conn, ready, fresh)
         except (EventNotReadyError, EventRejectedError):
             # Rolled back: one at a time, so that only the offending record is set aside.
             for index, topic, record, event in ready:
@@ -180,11 +184,34 @@ class IndexConsumer:
                 outcomes[index] = Outcome.DEFERRED
         return [outcome or Outcome.DUPLICATE for outcome in outcomes]
 
-    async def _already_applied(self, records: Sequence[tuple[str, KafkaRecord]]) -> set[int]:
-        """The positions of the records whose event is applied already, by their ``ce_id``.
+    async def _decode_batch(
+        self,
+        records: Sequence[tuple[str, KafkaRecord]],
+        outcomes: list[Outcome | None],
+        known: set[int],
+    ) -> list[tuple[int, str, KafkaRecord, HubEvent]]:
+        """Decode (and check) the records not ``known`` as applied, in each artifact's order."""
+        ready: list[tuple[int, str, KafkaRecord, HubEvent]] = []
+        for index, (topic, record) in enumerate(records):
+            if index in known:
+                self.stats.duplicate += 1
+                outcomes[index] = Outcome.DUPLICATE
+                continue
+            decoded = await self._decode(topic, record)
+            if isinstance(decoded, Outcome):
+                outcomes[index] = decoded
+            else:
+                ready.append((index, topic, record, decoded))
+        return _in_seq_order(ready)
 
-        Binary-mode records only (their ``ce_id`` is the event id); with a validator, only
-        those that claim the hub's source (an agent's reuse of an id must be dead-lettered).
+    async def _already_applied(
+        self, conn: AsyncConnection, records: Sequence[tuple[str, KafkaRecord]]
+    ) -> tuple[dict[int, str], set[int]]:
+        """The records' event ids read from ``ce_id``, and the positions of those applied.
+
+        One query. Binary-mode records only (their ``ce_id`` is the event id); with a
+        validator, only those that claim the hub's source (an agent's reuse of an id must be
+        dead-lettered, which takes its decoded payload).
         """
         hub_source = None if self.validator is None else self.validator.hub_source
         candidates: dict[int, str] = {}
@@ -197,15 +224,20 @@ class IndexConsumer:
                 continue
             candidates[index] = event_id
         if not candidates:
-            return set()
-        async with self.db.connect() as conn:
-            applied = await processed_ids(conn, candidates.values())
-        return {index for index, event_id in candidates.items() if event_id in applied}
+            return candidates, set()
+        applied = await processed_ids(conn, candidates.values())
+        return candidates, {index for index, event_id in candidates.items() if event_id in applied}
 
     async def _apply_together(
-        self, conn: AsyncConnection, ready: Sequence[tuple[int, str, KafkaRecord, HubEvent]]
+        self,
+        conn: AsyncConnection,
+        ready: Sequence[tuple[int, str, KafkaRecord, HubEvent]],
+        fresh: set[str],
     ) -> tuple[list[tuple[tuple[int, str, KafkaRecord, HubEvent], str]], int, dict[int, Outcome]]:
-        """Apply ``ready`` in one transaction; return (early ones, applied count, outcomes)."""
+        """Apply ``ready`` in one transaction; return (early ones, applied count, outcomes).
+
+        ``fresh``: event ids already found not applied in this transaction (not read again).
+        """
         ids = sorted({e.artifact_id for _, _, _, e in ready if isinstance(e, ArtifactEvent)})
         # Locks in one order (sorted): another member may hold the same artifacts, whose
         # events travel on topics assigned to it.
@@ -216,6 +248,7 @@ class IndexConsumer:
             conn,
             [event for _, _, _, event in ready],
             [row.event_id for rows in parked.values() for row in rows.values()],
+            fresh=fresh,
         )
         parked_ids = {row.event_id for rows in parked.values() for row in rows.values()}
         released_ids: list[str] = []

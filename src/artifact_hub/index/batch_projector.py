@@ -20,7 +20,7 @@ true until the transaction ends.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -281,7 +281,12 @@ class BatchProjection:
     # ------------------------------------------------------------------ reading
 
     async def load(
-        self, conn: AsyncConnection, events: Sequence[EventBase], more_ids: Iterable[str] = ()
+        self,
+        conn: AsyncConnection,
+        events: Sequence[EventBase],
+        more_ids: Iterable[str] = (),
+        *,
+        fresh: Set[str] = frozenset(),
     ) -> None:
         """Read what the batch needs: its processed event ids and its artifacts' state.
 
@@ -289,8 +294,12 @@ class BatchProjection:
             conn: The transaction, the batch's artifacts locked.
             events: The batch.
             more_ids: Ids of other events that may be applied too (parked ones).
+            fresh: Event ids the caller found not applied in this transaction already.
         """
-        self.seen |= await processed_ids(conn, [*(e.event_id for e in events), *more_ids])
+        ids = [e.event_id for e in events if e.event_id not in fresh]
+        ids += [i for i in more_ids if i not in fresh]
+        if ids:
+            self.seen |= await processed_ids(conn, ids)
         ids = [e.artifact_id for e in events if isinstance(e, ArtifactEvent)]
         if not ids:
             return
