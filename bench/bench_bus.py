@@ -301,12 +301,14 @@ class TimedConsumer(IndexConsumer):
         self.first: float | None = None
         self.last: float | None = None
         self.inside = 0.0  # seconds in IndexConsumer.handle (decode + index transaction)
+        self.polls = 0
         self.done = asyncio.Event()
 
     async def handle_batch(self, records: Sequence[tuple[str, KafkaRecord]]) -> list[Outcome]:
         start = time.perf_counter()
         if self.first is None:
             self.first = start
+        self.polls += 1
         outcomes = await super().handle_batch(records)
         self.inside += time.perf_counter() - start
         if self.stats.applied + self.stats.dead_lettered >= self.expected and self.last is None:
@@ -322,12 +324,15 @@ class ConsumeResult:
     inside_seconds: float
     deferred: int
     applied: int
+    polls: int
 
     def note(self, backend: str) -> str:
         return (
             f"consume {backend}: group join {self.join_seconds:.2f}s before the first record "
-            f"(not counted); {self.inside_seconds / self.seconds:.0%} of the time inside "
-            "IndexConsumer.handle_batch (decode + one index transaction per poll), the rest "
+            f"(not counted); {self.polls} polls, {self.applied / max(self.polls, 1):.0f} "
+            f"events each on average; {self.inside_seconds / self.seconds:.0%} of the time "
+            "inside IndexConsumer.handle_batch (decode + one set-based index transaction per "
+            "poll), the rest "
             "FastStream/aiokafka (fetch, one offset commit per poll); "
             f"{self.deferred} events came before their predecessor (on another topic, in a later "
             "poll) and were parked, then applied with it."
@@ -363,6 +368,7 @@ async def hub_consume(
         consumer.inside,
         consumer.stats.deferred,
         consumer.stats.applied,
+        consumer.polls,
     )
 
 

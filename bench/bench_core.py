@@ -15,7 +15,8 @@ same disk in the same run:
    against inserting the same rows into a fresh SQLite ``artifacts`` table (one transaction
    per row, and one batched transaction) and writing 4 KiB files with fsync.
 3. Projection: ``--events`` created/versioned/shared events through ``IndexProjector.apply``
-   (one event per transaction, and 100 per transaction), against ``executemany`` of the rows
+   (one event per transaction, and 100 per transaction) and through ``BatchProjection`` (the
+   index consumer's set-based path, 100 per transaction), against ``executemany`` of the rows
    those events leave in the same tables.
 
 Page caches are not dropped: the input file is read from memory by both sides.
@@ -51,6 +52,7 @@ from sqlalchemy import Table, create_engine
 
 from artifact_hub.index import Database, IndexProjector
 from artifact_hub.index import tables as t
+from artifact_hub.index.batch_projector import BatchProjection
 from artifact_hub.index.projector import event_digest
 from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas import (
@@ -81,6 +83,7 @@ ROW_KEYS = (
     "projection_1_vs_row_txn",
     "projection_1_vs_batch",
     "projection_100_vs_batch",
+    "projection_set_100_vs_batch",
 )
 
 
@@ -672,6 +675,25 @@ async def hub_projection(path: Path, events: Sequence[EventBase], batch: int) ->
     return watch.seconds
 
 
+async def hub_set_projection(path: Path, events: Sequence[EventBase], batch: int) -> float:
+    """The consumer's set-based projection (``BatchProjection``), ``batch`` events per txn."""
+    db = Database(f"sqlite:///{path}")
+    projector = IndexProjector()
+    try:
+        await db.migrate()
+        with stopwatch() as watch:
+            for group in batches(events, batch):
+                async with db.begin() as conn:
+                    projection = BatchProjection(projector)
+                    await projection.load(conn, group)
+                    for event in group:
+                        await projection.apply(conn, event)
+                    await projection.finish(conn)
+    finally:
+        await db.dispose()
+    return watch.seconds
+
+
 def raw_projection(path: Path, events: Sequence[EventBase], batch: int) -> float:
     """``executemany`` of the equivalent rows, ``batch`` events per transaction.
 
@@ -707,12 +729,16 @@ def bench_projection(workdir: Path, count: int, notes: list[str]) -> list[Row]:
     one_s = asyncio.run(hub_projection(workdir / "proj-1.db", events, 1))
     progress(f"projection: IndexProjector.apply, {PROJECTION_BATCH} events/txn ({count})")
     batch_s = asyncio.run(hub_projection(workdir / "proj-batch.db", events, PROJECTION_BATCH))
+    progress(f"projection: BatchProjection, {PROJECTION_BATCH} events/txn ({count})")
+    set_s = asyncio.run(hub_set_projection(workdir / "proj-set.db", events, PROJECTION_BATCH))
 
     notes.append(
         "projection: events are created/versioned/shared per artifact (metadata, a label, a "
         "tag, two grants); each hub transaction takes a pooled aiosqlite connection, "
-        "BEGIN IMMEDIATE, then apply() reads, inserts and updates; the raw side inserts the "
-        "final rows of the same tables with executemany and never reads or updates."
+        "BEGIN IMMEDIATE, then apply() reads, inserts and updates per event, or "
+        "BatchProjection (the index consumer's set-based path) reads twice per batch and "
+        "writes a few executemany per table; the raw side inserts the final rows of the same "
+        "tables with executemany and never reads or updates."
     )
     label_one = "apply(), 1 event/txn"
     label_batch = f"apply(), {PROJECTION_BATCH} events/txn"
@@ -739,6 +765,14 @@ def bench_projection(workdir: Path, count: int, notes: list[str]) -> list[Row]:
             label_batch,
             "events/s",
             count / batch_s,
+            raw_batch,
+            count / raw_batch_s,
+        ),
+        Row(
+            "projection_set_100_vs_batch",
+            f"BatchProjection, {PROJECTION_BATCH} events/txn",
+            "events/s",
+            count / set_s,
             raw_batch,
             count / raw_batch_s,
         ),

@@ -51,6 +51,7 @@ ROW_KEYS = {
     "projection_1_vs_row_txn",
     "projection_1_vs_batch",
     "projection_100_vs_batch",
+    "projection_set_100_vs_batch",
 }
 
 
