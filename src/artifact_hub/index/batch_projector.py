@@ -32,7 +32,6 @@ from sqlalchemy import (
     String,
     Update,
     and_,
-    any_,
     bindparam,
     delete,
     func,
@@ -95,11 +94,14 @@ _LOCK_MANY = text(
 def in_ids(conn: AsyncConnection, column: ColumnElement[str]) -> ColumnElement[bool]:
     """``column IN (:ids)``, one SQL text whatever the number of ids (statement caches hit).
 
-    ``= ANY(:ids)`` with an array on PostgreSQL, ``IN (SELECT value FROM json_each(:ids))``
-    on SQLite. Bind :func:`ids_param` to ``ids``.
+    ``IN (SELECT unnest(:ids))`` with an array on PostgreSQL,
+    ``IN (SELECT value FROM json_each(:ids))`` on SQLite. Bind :func:`ids_param` to ``ids``.
     """
     if conn.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", type_=ARRAY(String)))
+        # Not ``= ANY(:ids)``: prepared statements get a generic plan after five runs, and
+        # that plan cannot hash a parameter array: against a table the planner thinks small,
+        # a sequential scan compares every row with every id.
+        return column.in_(select(func.unnest(bindparam("ids", type_=ARRAY(String)))))
     return column.in_(
         select(literal_column("value")).select_from(func.json_each(bindparam("ids", type_=String)))
     )
