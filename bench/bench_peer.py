@@ -429,6 +429,21 @@ class MlflowSide(Side):
         self.http.close()
 
 
+def settled_rss(server: Server, timeout: float = 15.0) -> int:
+    """RSS once what the warm-up push started (events, search indexing: the hub loads its
+    embedder then) has settled: two samples 0.5 s apart within 2%, after at least 1 s."""
+    time.sleep(1.0)
+    deadline = time.monotonic() + timeout
+    last = server.rss_bytes()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = server.rss_bytes()
+        if abs(now - last) <= 0.02 * max(last, 1):
+            return now
+        last = now
+    return last
+
+
 def run_pushes(
     push: Callable[[int, int, bytes], None], group: int, blobs: Sequence[bytes], threads: int
 ) -> float:
@@ -451,8 +466,7 @@ def measure(
     n = args.small_count
     name = side.name
     side.warm_up()
-    time.sleep(1.0)  # let what the warm-up push started (events, search indexing) settle
-    idle = server.rss_bytes()
+    idle = settled_rss(server)
     pss = server.pss_bytes()
 
     seq_blobs = [os.urandom(SMALL_BLOB) for _ in range(n)]
