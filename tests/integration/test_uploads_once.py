@@ -360,6 +360,17 @@ async def test_s3_multipart_wrong_sha256_or_missing_parts(api: Api, small_parts:
     assert await api.hub.uploads._staged_size(short["id"]) is None
     assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
 
+    # A first part under S3's 5 MiB minimum (real S3 refuses the PUT, being signed for
+    # 5 MiB; moto takes it): CompleteMultipartUpload refuses it, complete answers 422.
+    tiny = await api.upload_url(len(data))
+    async with httpx.AsyncClient() as outside:
+        for part in tiny["parts"]:
+            response = await outside.put(part["url"], content=b"t" * MiB)
+            assert response.status_code == 200
+    done = await api.complete(tiny["id"])
+    assert done.status_code == 422, done.text
+    assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
 
 async def test_s3_sweep_aborts_unfinished_multipart_uploads(api: Api, small_parts: None) -> None:
     _s3_only(api)

@@ -68,6 +68,9 @@ MIN_PART_SIZE = 5 * MiB
 # HEAD answers have no body, so a missing key there is just "404". A missing bucket
 # (NoSuchBucket) is a configuration error and is not one of these.
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# CompleteMultipartUpload's answers to parts that cannot make one object (a part under 5 MiB
+# before the last, a part changed meanwhile): the upload's fault, not the hub's.
+_BAD_PARTS_CODES = frozenset({"EntityTooSmall", "InvalidPart", "InvalidPartOrder"})
 
 
 class S3BlobStore(BlobStore):
@@ -348,7 +351,11 @@ class S3BlobStore(BlobStore):
     async def complete_multipart_upload(self, key: str, upload_id: str) -> bool:
         """Complete the multipart upload with the parts S3 has (``ListParts``).
 
-        Returns False when S3 no longer knows the upload (already completed or aborted).
+        Returns False when S3 no longer knows the upload (already completed or aborted) or
+        has no part of it yet.
+
+        Raises:
+            ChecksumMismatchError: The parts cannot make one object (one too small, ...).
         """
         return await asyncio.to_thread(self._complete_multipart, self.staging_key(key), upload_id)
 
@@ -376,8 +383,13 @@ class S3BlobStore(BlobStore):
                 MultipartUpload=cast(Any, {"Parts": parts}),
             )
         except ClientError as error:
-            if _error_code(error) == "NoSuchUpload":
+            code = _error_code(error)
+            if code == "NoSuchUpload":
                 return False
+            if code in _BAD_PARTS_CODES:
+                raise ChecksumMismatchError(
+                    f"the uploaded parts do not make one object ({code})", code=code
+                ) from error
             raise
         return True
 
@@ -428,7 +440,7 @@ class S3BlobStore(BlobStore):
         if head is None:
             raise BlobNotFoundError(name)
         size = int(head["ContentLength"])
-        check_staged(StagedBlob(size=size, sha256=expected_sha256), None, expected_size)
+        check_staged(StagedBlob(size=size, sha256=None), None, expected_size)
         sha256 = _whole_sha256(head)
         if sha256 is None:
             sha256 = await asyncio.to_thread(self._copy_with_sha256, staging, staging, None)
