@@ -433,3 +433,17 @@ def test_part_sizes() -> None:
     assert part_sizes(5, 5) == [5]
     assert part_sizes(11, 5) == [5, 5, 1]
     assert sum(part_sizes(5 * 1024**3, 64 * MiB)) == 5 * 1024**3
+
+
+async def test_s3_upload_id_too_long_for_its_column_is_looked_up(
+    api: Api, small_parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _s3_only(api)
+    monkeypatch.setattr("artifact_hub.service.uploads._STAGING_KEY_MAX", 30)
+    data = _data(6 * MiB, 4)
+    upload = await api.upload_url(len(data))
+    await _put_parts(upload, data)
+    done = await api.complete(upload["id"])
+    assert done.status_code == 201, done.text
+    assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    assert not api.s3.client.list_multipart_uploads(Bucket=api.s3.bucket).get("Uploads")

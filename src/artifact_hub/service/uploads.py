@@ -23,6 +23,7 @@ time) give the same artifact.
 from __future__ import annotations
 
 import copy
+import itertools
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,7 @@ PART_SIZE = 64 * MiB
 """The size of each part but the last (5 GB in 80 parts; S3 takes 5 MiB to 5 GiB)."""
 _MPU_SEPARATOR = "#"
 """``uploads.staging_key`` of a multipart upload: ``staging/<upload_id>#<S3 upload id>``."""
+_STAGING_KEY_MAX = 255
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 # Fields of the request that are not push() arguments (or are mapped by hand).
@@ -184,12 +186,17 @@ class UploadService:
             staging_key = self._s3.staging_key(upload_id)
             if request.size_bytes > self.multipart_threshold:
                 mpu_id = await self._s3.create_multipart_upload(upload_id)
-                staging_key += _MPU_SEPARATOR + mpu_id
+                # The column holds 255 characters; S3 does not bound its upload ids, so a
+                # longer one is looked up again by its key (a bare separator says so).
+                kept = staging_key + _MPU_SEPARATOR + mpu_id
+                staging_key = (
+                    kept if len(kept) <= _STAGING_KEY_MAX else kept[: len(staging_key) + 1]
+                )
                 sizes = part_sizes(request.size_bytes, self._part_size(request.size_bytes))
                 urls = await self._s3.presigned_part_urls(
                     upload_id, mpu_id, sizes, expires_in=self.url_ttl
                 )
-                offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+                offsets = [0, *itertools.accumulate(sizes)][:-1]
                 parts = [
                     UploadPart(part_number=n, url=u, offset=o, size=z)
                     for n, (u, o, z) in enumerate(zip(urls, offsets, sizes, strict=True), 1)
@@ -295,8 +302,8 @@ class UploadService:
             await self._discard(upload_id)
             raise LinkExpiredError(f"Upload {upload_id} has expired.", upload_id=upload_id)
         declared = int(row.size_bytes)
-        mpu_id = _mpu_id(row.staging_key)
-        if self._s3 is not None and mpu_id is not None:
+        for mpu_id in await self._mpu_ids(upload_id, row.staging_key):
+            assert self._s3 is not None  # only S3 uploads have one
             try:
                 await self._s3.complete_multipart_upload(upload_id, mpu_id)
             except ChecksumMismatchError:
@@ -420,10 +427,19 @@ class UploadService:
         staged = await self.blobs.staged(upload_id)
         return None if staged is None else staged.size
 
+    async def _mpu_ids(self, upload_id: str, staging_key: str | None) -> list[str]:
+        """The S3 multipart upload of this upload, if it has one (kept, or looked up)."""
+        mpu_id = _mpu_id(staging_key)
+        if self._s3 is None or mpu_id is None:
+            return []
+        if mpu_id:
+            return [mpu_id]
+        return await self._s3.multipart_upload_ids(upload_id)
+
     async def _discard(self, upload_id: str, staging_key: str | None = None) -> None:
         """Drop the staged bytes (and on S3 an unfinished multipart upload's parts)."""
-        mpu_id = _mpu_id(staging_key)
-        if self._s3 is not None and mpu_id is not None:
+        for mpu_id in await self._mpu_ids(upload_id, staging_key):
+            assert self._s3 is not None  # only S3 uploads have one
             await self._s3.abort_multipart_upload(upload_id, mpu_id)
         await self.blobs.discard_staged(upload_id)
 

@@ -393,6 +393,14 @@ class S3BlobStore(BlobStore):
             raise
         return True
 
+    async def multipart_upload_ids(self, key: str) -> list[str]:
+        """The ids of the unfinished multipart uploads to ``staging/<key>``."""
+        staging = self.staging_key(key)
+        response = await asyncio.to_thread(
+            self._client.list_multipart_uploads, Bucket=self.bucket, Prefix=staging
+        )
+        return [u["UploadId"] for u in response.get("Uploads", []) if u.get("Key") == staging]
+
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         """Abort the multipart upload and drop its parts (no error when it is gone)."""
         try:
