@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,14 @@ _T = TypeVar("_T")
 
 GROUP_LIMIT = 256
 """Most writes committed together by :meth:`Database.write`."""
+
+
+@dataclass(eq=False)
+class _Queue:
+    """The writes of one event loop waiting for their group, and its flushing task."""
+
+    pending: list[_Write[Any]] = field(default_factory=list)
+    flusher: asyncio.Task[None] | None = None
 
 
 @dataclass(eq=False)
@@ -83,9 +92,10 @@ class Database:
 
     def __init__(self, url: str | URL, *, echo: bool = False) -> None:
         self.url = normalize_url(url)
-        self._pending: list[_Write[Any]] = []
-        self._flushing = False
-        self._flusher: asyncio.Task[None] | None = None
+        # Per event loop: a Database may serve several (a test client's portal thread).
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
+            weakref.WeakKeyDictionary()
+        )
         self._serialize_writes = False
         self._write_lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -170,27 +180,30 @@ class Database:
         Keep ``work`` short and free of other transactions: the group waits for it.
         """
         loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _Queue()
         item: _Write[_T] = _Write(work, loop.create_future(), after)
-        self._pending.append(item)
-        if not self._flushing:
-            self._flushing = True
-            self._flusher = asyncio.create_task(self._flush(), name="artifact-hub-group-commit")
+        queue.pending.append(item)
+        if queue.flusher is None:
+            queue.flusher = loop.create_task(self._flush(queue), name="artifact-hub-group-commit")
         return await item.future
 
-    async def _flush(self) -> None:
+    async def _flush(self, queue: _Queue) -> None:
         """Commit what is pending, a group at a time, until nothing is."""
+        pending = queue.pending
         try:
-            while self._pending:
-                group = [w for w in self._pending[:GROUP_LIMIT] if not w.future.cancelled()]
-                del self._pending[:GROUP_LIMIT]
+            while pending:
+                group = [w for w in pending[:GROUP_LIMIT] if not w.future.cancelled()]
+                del pending[:GROUP_LIMIT]
                 if group:
                     await self._commit_group(group)
         finally:
-            self._flushing = False
-            for item in self._pending:  # only when this task itself was cancelled
+            queue.flusher = None
+            for item in pending:  # only when this task itself was cancelled
                 if not item.future.done():
                     item.future.cancel()
-            self._pending.clear()
+            pending.clear()
 
     async def _commit_group(self, group: list[_Write[Any]]) -> None:
         alone = len(group) == 1
@@ -241,8 +254,9 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection (after the writes still queued are committed)."""
-        if self._flusher is not None and not self._flusher.done():
-            await asyncio.wait({self._flusher}, timeout=10)
+        queue = self._queues.get(asyncio.get_running_loop())
+        if queue is not None and queue.flusher is not None:
+            await asyncio.wait({queue.flusher}, timeout=10)
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

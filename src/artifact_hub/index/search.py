@@ -119,7 +119,8 @@ def document_body(row: Mapping[str, Any], content: str | None) -> str:
         lines.append(_scalar_text(value))
     if content:
         lines.append(content)
-    return "\n".join(lines)
+    # NUL is no text to search, and PostgreSQL's text columns refuse it.
+    return "\n".join(lines).replace("\x00", " ")
 
 
 @dataclass(frozen=True)
@@ -341,8 +342,14 @@ class SearchIndexer:
             self._unembedded.difference_update(batch)
             try:
                 await self.sync(batch)
-            except Exception:  # reindex embeds what has no vector
-                log.exception("search embedding failed for %d artifacts", len(batch))
+            except Exception:
+                # One artifact the database refuses must not hold the others back: one at a
+                # time, and what still fails is left to the next reindex.
+                for artifact_id in batch:
+                    try:
+                        await self.sync([artifact_id])
+                    except Exception:
+                        log.exception("search embedding failed for %s", artifact_id)
 
     # ------------------------------------------------------------ sync
 
@@ -448,18 +455,21 @@ class SearchIndexer:
                     ).all()
                 )
             alive = {doc.artifact_id: doc for doc in documents}
-            # Documents already current but never embedded (a new embedder) are embedded too.
-            missing = [i for i in ids if i not in gone and i not in alive and i not in have]
-            if missing:
+            # Documents already current whose vector is missing or older than their body (a
+            # new embedder; a document synced before its embedding, see embed_delay) are
+            # embedded too.
+            current = [i for i in ids if i not in gone and i not in alive]
+            if current:
                 async with self.db.connect() as conn:
                     for row in await conn.execute(
                         select(d.artifact_id, d.body, d.body_sha256, d.tenant_id).where(
-                            d.artifact_id.in_(missing)
+                            d.artifact_id.in_(current)
                         )
                     ):
-                        alive[row.artifact_id] = _Document(
-                            row.artifact_id, row.tenant_id, 0, 0, row.body, row.body_sha256
-                        )
+                        if have.get(row.artifact_id) != row.body_sha256:
+                            alive[row.artifact_id] = _Document(
+                                row.artifact_id, row.tenant_id, 0, 0, row.body, row.body_sha256
+                            )
             to_embed = [
                 doc for doc in alive.values() if have.get(doc.artifact_id) != doc.body_sha256
             ]

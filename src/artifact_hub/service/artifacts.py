@@ -32,7 +32,6 @@ from artifact_hub.errors import (
     PermissionDeniedError,
     ServerError,
     SessionNotFoundError,
-    SessionSealedError,
     VersionNotFoundError,
 )
 from artifact_hub.index import tables as t
@@ -54,7 +53,8 @@ from artifact_hub.schemas.events import (
 )
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import Lineage, LineageGraph
-from artifact_hub.service.plans import PlanLimits, check_metadata
+from artifact_hub.service.plans import PlanLimits
+from artifact_hub.service.rules import WriteRules
 from artifact_hub.storage.base import (
     CHUNK_SIZE,
     BlobInfo,
@@ -118,7 +118,17 @@ class ArtifactService:
         self.after_commit: builtins.list[Callable[[EventBase], None]] = list(after_commit)
         self.default_ttl = default_ttl
         self.source = source
-        self.limits = limits or PlanLimits()
+        # The checks bus ingestion applies too (consumers/validation.py): one rule book.
+        self.rules = WriteRules(limits or PlanLimits(), self.reader)
+
+    @property
+    def limits(self) -> PlanLimits:
+        """The plans' limits (those of :attr:`rules`)."""
+        return self.rules.limits
+
+    @limits.setter
+    def limits(self, limits: PlanLimits) -> None:
+        self.rules.limits = limits
 
     # ------------------------------------------------------------------ writes
 
@@ -187,7 +197,7 @@ class ArtifactService:
             ):
                 if scope.get(key) is None and value is not None:
                     scope[key] = value
-        metadata = check_metadata(metadata)
+        metadata = self.rules.metadata(metadata)
         self._plan_expiry(caller, ttl, datetime.now(UTC))  # fail before any byte is stored
         if session_id:
             await self._check_session_open(caller.tenant_id, session_id)
@@ -250,7 +260,7 @@ class ArtifactService:
         made this version and what it was made from (as in :meth:`push`); the artifact's
         ``run_id``, ``graph_id`` and ``node_id`` then name that run.
         """
-        metadata = check_metadata(metadata)
+        metadata = self.rules.metadata(metadata)
         current = await self._writable(caller, artifact_id)
         if current.session_id:
             await self._check_session_open(caller.tenant_id, current.session_id)
@@ -386,7 +396,7 @@ class ArtifactService:
         return await self._update(
             caller,
             artifact_id,
-            metadata=check_metadata(metadata),
+            metadata=self.rules.metadata(metadata),
             labels=labels,
             tags=None if tags is None else list(tags),
             metrics=metrics,
@@ -734,52 +744,16 @@ class ArtifactService:
     async def _check_lineage(
         self, conn: AsyncConnection, caller: Caller, lineage: Lineage | None
     ) -> None:
-        """Every input of ``lineage`` is an artifact version the caller may read.
-
-        Otherwise a caller could hang its artifact below one it cannot see (and so show up in
-        that artifact's lineage).
-        """
-        if lineage is None or not lineage.inputs:
-            return
-        wanted = {i.artifact_id for i in lineage.inputs}
-        a = t.artifacts.c
-        readable = set(
-            await conn.scalars(
-                select(a.artifact_id).where(
-                    and_(a.artifact_id.in_(sorted(wanted)), self.reader.visible_to(caller))
-                )
-            )
-        )
-        v = t.artifact_versions.c
-        rows = await conn.execute(
-            select(v.artifact_id, v.version).where(v.artifact_id.in_(sorted(readable)))
-        )
-        versions = {(row.artifact_id, row.version) for row in rows}
-        for item in lineage.inputs:
-            if item.artifact_id not in readable:
-                raise ArtifactNotFoundError(
-                    f"lineage input {item.artifact_id} was not found.",
-                    artifact_id=item.artifact_id,
-                )
-            if (item.artifact_id, item.version) not in versions:
-                raise VersionNotFoundError(
-                    f"lineage input {item.artifact_id} has no version {item.version}.",
-                    artifact_id=item.artifact_id,
-                    version=item.version,
-                )
+        await self.rules.lineage_readable(conn, caller, lineage)
 
     async def _check_session_open(
         self, tenant_id: str, session_id: str, conn: AsyncConnection | None = None
     ) -> None:
-        if conn is None:
-            async with self.db.connect() as read:
-                session = await self.reader.session(read, tenant_id, session_id)
-        else:
-            session = await self.reader.session(conn, tenant_id, session_id)
-        if session is not None and session.sealed:
-            raise SessionSealedError(
-                f"Session {session_id} is sealed; use a new session.", session_id=session_id
-            )
+        if conn is not None:
+            await self.rules.session_open(conn, tenant_id, session_id)
+            return
+        async with self.db.connect() as read:
+            await self.rules.session_open(read, tenant_id, session_id)
 
     async def _commit(
         self, build: Callable[[AsyncConnection], Awaitable[EventBase | None]]
@@ -825,20 +799,17 @@ class ArtifactService:
         limit = self.limits.max_size(caller, path_limit)
         size = await asyncio.to_thread(_known_size, content)
         if size is not None:
-            self.limits.check_size(caller, size, path_limit)
-            async with self.db.connect() as conn:
-                await self.limits.check_quota(conn, caller, size, datetime.now(UTC))
+            self.rules.size(caller, size, path_limit)
+            if self.limits.locks_tenant(caller):
+                async with self.db.connect() as conn:
+                    await self.rules.quota(conn, caller, size, datetime.now(UTC), lock=False)
         return limit
 
     async def _check_stored(
         self, conn: AsyncConnection, caller: Caller, blob: BlobInfo, now: datetime
     ) -> None:
         """Inside the write transaction: the quota still holds and the blob is still there."""
-        if self.limits.locks_tenant(caller):
-            # Serializes this tenant's writes so two concurrent ones cannot both fit the
-            # quota and together exceed it (SQLite's writes are serial already).
-            await lock_artifact(conn, f"tenant:{caller.tenant_id}")
-            await self.limits.check_quota(conn, caller, blob.size, now)
+        await self.rules.quota(conn, caller, blob.size, now, lock=True)
         if not blob.created:
             # The bytes were already stored: the sweeper may have collected them since.
             await lock_artifact(conn, _blob_lock(blob.sha256))
