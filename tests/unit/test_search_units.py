@@ -300,7 +300,7 @@ async def test_indexing_waits_for_its_delay_batches_writes_and_flush_cuts_it_sho
     indexer = SearchIndexer(db, MemoryBlobStore(), None, delay=30.0)
     batches: list[list[str]] = []
 
-    async def sync(artifact_ids: Any) -> int:
+    async def sync(artifact_ids: Any, embed: bool = True) -> int:
         batches.append(sorted(artifact_ids))
         return len(batches[-1])
 
@@ -315,6 +315,43 @@ async def test_indexing_waits_for_its_delay_batches_writes_and_flush_cuts_it_sho
         await indexer.flush()  # a search: no waiting for the 30 s
         assert asyncio.get_running_loop().time() - started < 5
         assert batches == [["art_a", "art_b"]]
+    finally:
+        await indexer.close()
+        await db.dispose()
+
+
+async def test_embeddings_wait_for_a_pause_in_writes_and_a_search_embeds_what_is_pending(
+    tmp_path: Path,
+) -> None:
+    from artifact_hub.index import Database
+    from artifact_hub.index.search import SearchIndexer
+    from artifact_hub.service.embedders import HashingEmbedder
+    from artifact_hub.storage.memory import MemoryBlobStore
+
+    db = Database(f"sqlite:///{tmp_path / 'index.db'}")
+    indexer = SearchIndexer(db, MemoryBlobStore(), HashingEmbedder(), embed_delay=0.3)
+    calls: list[tuple[list[str], bool]] = []
+
+    async def sync(artifact_ids: Any, embed: bool = True) -> int:
+        calls.append((sorted(artifact_ids), embed))
+        return len(calls[-1][0])
+
+    indexer.sync = sync  # type: ignore[method-assign]
+    try:
+        indexer.notify(["art_a"])
+        await asyncio.sleep(0.1)
+        assert calls == [(["art_a"], False)]  # the document now, its vector later
+        indexer.notify(["art_b"])  # writes go on: the embedding waits
+        await asyncio.sleep(0.2)
+        assert calls == [(["art_a"], False), (["art_b"], False)]
+        await asyncio.sleep(0.4)  # a pause: both embedded in one batch
+        assert calls[2:] == [(["art_a", "art_b"], True)]
+        indexer.notify(["art_c"])
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        await indexer.flush()  # a search embeds what is pending without waiting for a pause
+        assert asyncio.get_running_loop().time() - started < 0.25
+        assert calls[3:] == [(["art_c"], False), (["art_c"], True)]
     finally:
         await indexer.close()
         await db.dispose()
