@@ -195,6 +195,18 @@ def test_list_defaults_to_configured_session_unless_star() -> None:
     assert rec.last.url.path == "/v1/shared" and "session_id" not in rec.last.url.params
 
 
+def test_iterating_asks_for_pages_of_200_unless_told() -> None:
+    client, rec = make_client(
+        lambda r: httpx.Response(200, json={"data": [], "next_cursor": None}), session_id="s"
+    )
+    list(client.list())
+    assert rec.last.url.params["limit"] == "200"
+    list(client.list(page_size=20))
+    assert rec.last.url.params["limit"] == "20"
+    list(client.list(limit=30))
+    assert rec.last.url.params["limit"] == "30"
+
+
 def _route(request: httpx.Request) -> httpx.Response:
     method = request.method
     link = {"id": "lnk_1", "url": "http://hub.test/l/lnk_1?sig=x", "artifact_id": "art_1"}

@@ -513,7 +513,7 @@ class AsyncClient(BaseClient):
 
         Args:
             limit: Stop after this many artifacts (default: all).
-            page_size: Artifacts per request (1..200).
+            page_size: Artifacts per request (1..200, default 200).
             **filters: See :class:`ListFilters`; ``session_id`` defaults to the client's.
 
         Example:
@@ -541,7 +541,7 @@ class AsyncClient(BaseClient):
         cursor: str | None = None
         seen = 0
         while True:
-            size = page_size if limit is None else min(page_size or 200, limit - seen)
+            size = (page_size or 200) if limit is None else min(page_size or 200, limit - seen)
             call = self._list(shared=shared, limit=size, cursor=cursor, **filters)
             page = self._parse(ArtifactList, await self._send(call))
             for artifact in page.data:
