@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
-from tests.factories import history, sha
+from sqlalchemy import delete, select, text
+from tests.factories import created, history, sha
 
-from artifact_hub.bus import KafkaRecord, encode
+from artifact_hub.bus import KafkaRecord, decode, encode
 from artifact_hub.consumers import IndexConsumer, Outcome
+from artifact_hub.consumers.validation import Verdict
 from artifact_hub.index import Database, IndexProjector, IndexReader
 from artifact_hub.index import tables as t
 from artifact_hub.index.rebuild import PROJECTION_TABLES
@@ -218,3 +220,65 @@ async def test_the_usage_counter_equals_the_storage_sum(database: Database) -> N
     await empty(database)
     await one_by_one(database, events)
     assert await usage(database) == by_batch
+
+
+class _CountingValidator:
+    """Stands in for ``IngestValidator``: trusts every record, counts what it checks."""
+
+    hub_source = "artifact-hub"
+
+    def __init__(self) -> None:
+        self.checked: list[str] = []
+
+    async def check(self, topic: str, record: KafkaRecord) -> Verdict:
+        self.checked.append(record.headers["ce_id"])
+        return Verdict(decode(record.value, record.headers), trusted=True)
+
+    async def record_applied(self, conn: Any, event: EventBase) -> None:
+        return None
+
+
+async def test_applied_hub_events_are_skipped_before_any_check(database: Database) -> None:
+    """Distributed mode: the write path applied the hub's events already; the consumer tells
+    them by ``ce_id`` with one query and never decodes or verifies them again. An agent's
+    record with an applied id is still checked (a reused id must be dead-lettered)."""
+    hub_events = history("art_skip_hub")
+    agent_event = created("art_skip_agent", source="agents/alice")
+    validator = _CountingValidator()
+    consumer = IndexConsumer(database, validator=validator)  # type: ignore[arg-type]
+    records = [(e.topic, encode(e)) for e in [*hub_events, agent_event]]
+    assert set(await consumer.handle_batch(records)) == {Outcome.APPLIED}
+    assert len(validator.checked) == len(records)
+
+    validator.checked.clear()
+    assert set(await consumer.handle_batch(records)) == {Outcome.DUPLICATE}
+    assert validator.checked == [agent_event.event_id]
+    assert consumer.stats.duplicate == len(records)
+
+
+async def test_the_migration_backfills_the_usage_counter(tmp_path: Path) -> None:
+    """Migration 0006 fills ``tenant_usage`` from the rows already in the index."""
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        await db.migrate("0005")
+        events = mixed_log()
+        async with db.begin() as conn:
+            await conn.execute(
+                text(
+                    "CREATE TABLE tenant_usage (tenant_id VARCHAR(128) PRIMARY KEY, "
+                    "bytes BIGINT NOT NULL, versions BIGINT NOT NULL)"
+                )
+            )
+        await one_by_one(db, events)  # the projection of this version (it needs the table)
+        expected = await usage(db)
+        async with db.begin() as conn:
+            await conn.execute(text("DROP TABLE tenant_usage"))
+        await db.migrate()
+        assert await usage(db) == expected
+        async with db.connect() as conn:
+            for tenant in ("t1", "t2"):
+                assert await PlanLimits.storage_used(conn, tenant, NOW) == (
+                    await PlanLimits.storage_used_by_sum(conn, tenant, NOW)
+                )
+    finally:
+        await db.dispose()
