@@ -199,7 +199,8 @@ class ArtifactService:
                     scope[key] = value
         metadata = self.rules.metadata(metadata)
         self._plan_expiry(caller, ttl, datetime.now(UTC))  # fail before any byte is stored
-        if session_id:
+        if session_id and not _small(content):
+            # Before the upload, not to store bytes for nothing; the write checks again.
             await self._check_session_open(caller.tenant_id, session_id)
         max_size = await self._precheck_size(caller, content, max_size)
         blob = await self.blobs.put(
@@ -262,7 +263,7 @@ class ArtifactService:
         """
         metadata = self.rules.metadata(metadata)
         current = await self._writable(caller, artifact_id)
-        if current.session_id:
+        if current.session_id and not _small(content):
             await self._check_session_open(caller.tenant_id, current.session_id)
         max_size = await self._precheck_size(caller, content, max_size)
         blob = await self.blobs.put(
@@ -797,7 +798,11 @@ class ArtifactService:
     async def _precheck_size(self, caller: Caller, content: Content, path_limit: int | None) -> int:
         """The size limit for this write; fails before the upload when the size is known."""
         limit = self.limits.max_size(caller, path_limit)
-        size = await asyncio.to_thread(_known_size, content)
+        # A path is measured off the loop (stat); the rest needs no thread hop.
+        if isinstance(content, (str, os.PathLike)):
+            size = await asyncio.to_thread(_known_size, content)
+        else:
+            size = _known_size(content)
         if size is not None:
             self.rules.size(caller, size, path_limit)
             if self.limits.locks_tenant(caller):
@@ -882,6 +887,14 @@ def _expired(artifact: Artifact) -> bool:
 
 def _blob_lock(sha256: str) -> str:
     return f"blob:{sha256}"
+
+
+_SMALL = 1024 * 1024
+
+
+def _small(content: Content) -> bool:
+    """In memory and at most 1 MiB: cheaper to store and check once, in the write."""
+    return isinstance(content, (bytes, bytearray, memoryview)) and len(content) <= _SMALL
 
 
 def _known_size(content: Content) -> int | None:
