@@ -298,7 +298,14 @@ class BatchProjection:
             more_ids: Ids of other events that may be applied too (parked ones).
             fresh: Event ids the caller found not applied in this transaction already.
         """
-        ids = [e.event_id for e in events if e.event_id not in fresh]
+        # An artifact event applied concurrently since ``fresh`` was read shows, under the
+        # lock, as a seq already taken (the caller then goes one event at a time); a session
+        # event has no lock to tell it: read again.
+        ids = [
+            e.event_id
+            for e in events
+            if e.event_id not in fresh or not isinstance(e, ArtifactEvent)
+        ]
         ids += [i for i in more_ids if i not in fresh]
         if ids:
             self.seen |= await processed_ids(conn, ids)
