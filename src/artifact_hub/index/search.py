@@ -491,8 +491,7 @@ class SearchIndexer:
             tenants = {doc.tenant_id for doc in documents}
             if gone:
                 tenants |= await self._remove(conn, gone)
-            for doc in documents:
-                await self._upsert(conn, doc)
+            await self._upsert(conn, documents)
             if vectors and self.embedder is not None:
                 for artifact_id, blob in vectors.items():
                     doc = documents_by_id[artifact_id]
@@ -557,41 +556,50 @@ class SearchIndexer:
             await conn.execute(delete(fts_table).where(fts_table.c.artifact_id.in_(ids)))
         return tenants
 
-    async def _upsert(self, conn: AsyncConnection, doc: _Document) -> None:
-        values = {
-            "artifact_id": doc.artifact_id,
-            "tenant_id": doc.tenant_id,
-            "revision": doc.revision,
-            "version": doc.version,
-            "body": doc.body,
-            "body_sha256": doc.body_sha256,
-            "indexed_at": datetime.now(UTC),
-        }
+    async def _upsert(self, conn: AsyncConnection, documents: Sequence[_Document]) -> None:
+        """Write these documents (and on SQLite their FTS rows), a few statements in all."""
+        if not documents:
+            return
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "artifact_id": doc.artifact_id,
+                "tenant_id": doc.tenant_id,
+                "revision": doc.revision,
+                "version": doc.version,
+                "body": doc.body,
+                "body_sha256": doc.body_sha256,
+                "indexed_at": now,
+            }
+            for doc in documents
+        ]
         d = t.search_documents
-        if conn.dialect.name == "sqlite":
-            stmt = sqlite_insert(d).values(values)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[d.c.artifact_id],
-                set_={key: stmt.excluded[key] for key in values if key != "artifact_id"},
-                # Never replace a newer document with an older one (two syncs racing).
-                where=d.c.revision < stmt.excluded.revision,
-            )
-            result = await conn.execute(stmt)
-            if result.rowcount:
-                await conn.execute(
-                    delete(fts_table).where(fts_table.c.artifact_id == doc.artifact_id)
-                )
-                await conn.execute(
-                    insert(fts_table).values(artifact_id=doc.artifact_id, body=doc.body)
-                )
-        else:
-            pg = pg_insert(d).values(values)
-            pg = pg.on_conflict_do_update(
-                index_elements=[d.c.artifact_id],
-                set_={key: pg.excluded[key] for key in values if key != "artifact_id"},
-                where=d.c.revision < pg.excluded.revision,
-            )
-            await conn.execute(pg)
+        stmt = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(d)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[d.c.artifact_id],
+            set_={key: stmt.excluded[key] for key in rows[0] if key != "artifact_id"},
+            # Never replace a newer document with an older one (two syncs racing).
+            where=d.c.revision < stmt.excluded.revision,
+        )
+        await conn.execute(stmt, rows)
+        if conn.dialect.name != "sqlite":
+            return  # PostgreSQL's tsvector column follows the body by itself
+        # The FTS rows of the documents that now hold our revision (a racing sync's newer
+        # document keeps its own).
+        ids = [doc.artifact_id for doc in documents]
+        found = await conn.execute(
+            select(d.c.artifact_id, d.c.revision).where(d.c.artifact_id.in_(ids))
+        )
+        held = {row.artifact_id: row.revision for row in found}
+        mine = [doc for doc in documents if held.get(doc.artifact_id) == doc.revision]
+        if not mine:
+            return
+        await conn.execute(
+            delete(fts_table).where(fts_table.c.artifact_id.in_([doc.artifact_id for doc in mine]))
+        )
+        await conn.execute(
+            insert(fts_table), [{"artifact_id": doc.artifact_id, "body": doc.body} for doc in mine]
+        )
 
     async def _upsert_vector(
         self, conn: AsyncConnection, doc: _Document, embedder: Embedder, blob: bytes
