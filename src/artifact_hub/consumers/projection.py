@@ -16,6 +16,7 @@ full; see :mod:`artifact_hub.consumers.validation`.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from artifact_hub.errors import EventNotReadyError, EventRejectedError
 from artifact_hub.index import tables as t
 from artifact_hub.index.batch_projector import (
     BatchProjection,
+    executemany,
     ids_param,
     in_ids,
     lock_artifacts,
@@ -48,6 +50,11 @@ from artifact_hub.schemas.events import ArtifactEvent, HubEvent
 __all__ = ["ConsumerStats", "DeadLetter", "IndexConsumer", "Outcome"]
 
 log = logging.getLogger(__name__)
+
+_PARKED_CACHE = 20_000
+"""Parked events kept decoded in memory, at most."""
+
+_PARK = insert(t.deferred_events)
 
 DeadLetter = Callable[[str, KafkaRecord, str], Awaitable[None]]
 """Sends ``(source_topic, record, reason)`` to the dead-letter topic."""
@@ -105,6 +112,9 @@ class IndexConsumer:
         self.dead_letter = dead_letter
         self.max_wait = max_wait
         self.stats = ConsumerStats()
+        # Events this consumer parked, decoded: released in a later batch without decoding
+        # their record again (bounded; a miss decodes).
+        self._parked_events: OrderedDict[str, HubEvent] = OrderedDict()
 
     async def handle(self, topic: str, record: KafkaRecord) -> Outcome:
         """Decode and apply one record (or park it until its predecessor arrives).
@@ -326,7 +336,9 @@ class IndexConsumer:
             if row is None:
                 return released
             released_ids.append(row.event_id)
-            event = decode(row.value.encode(), row.headers)
+            event = self._parked_events.pop(row.event_id, None) or decode(
+                row.value.encode(), row.headers
+            )
             try:
                 fast = batch.apply_fast(event)
                 if fast is None:
@@ -364,6 +376,9 @@ class IndexConsumer:
             if event.event_id in parked or not isinstance(event, ArtifactEvent):
                 continue
             parked.add(event.event_id)  # twice in one batch: once
+            self._parked_events[event.event_id] = event
+            if len(self._parked_events) > _PARKED_CACHE:
+                self._parked_events.popitem(last=False)
             rows.append(
                 {
                     "event_id": event.event_id,
@@ -377,8 +392,7 @@ class IndexConsumer:
                     "first_seen_at": now,
                 }
             )
-        if rows:
-            await conn.execute(insert(t.deferred_events), rows)
+        await executemany(conn, _PARK, rows)
 
     async def _decode(self, topic: str, record: KafkaRecord) -> HubEvent | Outcome:
         """The record's event, or what became of a record that is not one to apply."""

@@ -122,7 +122,8 @@ async def executemany(conn: AsyncConnection, statement: Any, rows: list[dict[str
     The statement is compiled once per dialect and set of keys; each row is turned into the
     driver's tuple with the columns' own bind processors (the same JSON and datetime
     conversions), then the driver's ``executemany`` runs it. Every row has the keys of the
-    first.
+    first. ``statement`` must live as long as the process (a module-level or cached one):
+    it is cached by identity.
     """
     if not rows:
         return
