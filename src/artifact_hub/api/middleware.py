@@ -13,12 +13,14 @@ in memory (one process). Requests without a valid API key are counted per client
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from limits import RateLimitItemPerSecond
@@ -231,6 +233,7 @@ class IdempotencyMiddleware:
         self.app = app
         self.store = store
         self.body_limit = body_limit
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request once per key; replay the kept response to retries."""
@@ -296,10 +299,24 @@ class IdempotencyMiddleware:
                 except UnicodeDecodeError:
                     keep = False
                 else:
-                    await self.store.complete(tenant_id, key, status, text)
+                    # The response is sent already; keeping it need not hold the request up.
+                    # It joins the next group commit, queued before any retry's claim of the
+                    # key, so a retry from this process finds it kept (a retry that reaches
+                    # another replica first gets "in progress", 409, and retries again).
+                    self._in_background(self.store.complete(tenant_id, key, status, text))
         finally:
             if not keep:
                 await self.store.release(tenant_id, key)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("could not keep an idempotent response", exc_info=task.exception())
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
