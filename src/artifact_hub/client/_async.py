@@ -592,12 +592,22 @@ class AsyncClient(BaseClient):
                 async with await anyio.open_file(partial, "wb") as handle:
                     if progress is not None:
                         progress(0, total)
-                    async for chunk in response.aiter_bytes(CHUNK_SIZE):
-                        await handle.write(chunk)
-                        digest.update(chunk)
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
+                    # Each chunk is written and hashed in a worker thread while the next one
+                    # arrives (one chunk in flight), not on the event loop.
+                    pending: asyncio.Future[None] | None = None
+                    try:
+                        async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                            if pending is not None:
+                                await pending
+                            pending = asyncio.ensure_future(
+                                asyncio.to_thread(_write_and_hash, handle.wrapped, digest, chunk)
+                            )
+                            done += len(chunk)
+                            if progress is not None:
+                                progress(done, total)
+                    finally:
+                        if pending is not None:
+                            await asyncio.shield(pending)
                 if expected is not None and digest.hexdigest() != expected:
                     raise checksum_error(artifact_id, expected, digest.hexdigest())
                 await partial.replace(target)
@@ -646,3 +656,8 @@ class AcentaClient(AsyncClient):
         >>> artifact = await client.artifact.create_snippet(
         ...     name="config.json", content={"model": "gpt-4"})  # doctest: +SKIP
     """
+
+
+def _write_and_hash(handle: Any, digest: Any, chunk: bytes) -> None:
+    handle.write(chunk)
+    digest.update(chunk)

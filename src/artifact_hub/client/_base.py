@@ -15,6 +15,7 @@ import hashlib
 import json
 import mimetypes
 import os
+import queue
 import random
 import secrets
 import threading
@@ -57,6 +58,7 @@ __all__ = [
     "BaseClient",
     "Call",
     "ClientConfig",
+    "HashingWriter",
     "ListFilters",
     "Progress",
     "RetryPolicy",
@@ -553,6 +555,49 @@ class UploadBody:
             if chunk is sentinel:
                 return
             yield chunk
+
+
+class HashingWriter:
+    """Writes chunks to a file and hashes them (sha256) in a worker thread.
+
+    A download hands each chunk over and goes back to the socket at once: reading the
+    network, writing the file and hashing then overlap (file writes and ``hashlib`` release
+    the GIL) instead of taking turns. At most ``depth`` chunks wait in between, so memory
+    stays bounded. Call :meth:`finish` (also on errors: it stops the thread).
+    """
+
+    def __init__(self, handle: IO[bytes], depth: int = 4) -> None:
+        self._handle = handle
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._digest = hashlib.sha256()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="artifact-hub-pull", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain, so the producer never blocks
+            try:
+                self._handle.write(chunk)
+                self._digest.update(chunk)
+            except BaseException as error:
+                self._error = error
+
+    def write(self, chunk: bytes) -> None:
+        """Queue a chunk (waits while ``depth`` are queued); raise an earlier write's error."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def finish(self) -> str:
+        """Wait for the queued chunks; the sha256 of all of them (hex)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest.hexdigest()
 
 
 class _PartsProgress:

@@ -23,6 +23,7 @@ from artifact_hub.client._base import (
     TTL,
     BaseClient,
     Call,
+    HashingWriter,
     ListFilters,
     Progress,
     Source,
@@ -575,20 +576,23 @@ class Client(BaseClient):
             expected = expected_sha256(response)
             total = content_length(response)
             partial = part_path(target)
-            digest = hashlib.sha256()
             done = 0
             try:
                 with partial.open("wb") as handle:
-                    if progress is not None:
-                        progress(0, total)
-                    for chunk in response.iter_bytes(CHUNK_SIZE):
-                        handle.write(chunk)
-                        digest.update(chunk)
-                        done += len(chunk)
+                    # Written and hashed in a worker thread while the next bytes arrive.
+                    writer = HashingWriter(handle)
+                    try:
                         if progress is not None:
-                            progress(done, total)
-                if expected is not None and digest.hexdigest() != expected:
-                    raise checksum_error(artifact_id, expected, digest.hexdigest())
+                            progress(0, total)
+                        for chunk in response.iter_bytes(CHUNK_SIZE):
+                            writer.write(chunk)
+                            done += len(chunk)
+                            if progress is not None:
+                                progress(done, total)
+                    finally:
+                        actual = writer.finish()
+                if expected is not None and actual != expected:
+                    raise checksum_error(artifact_id, expected, actual)
                 partial.replace(target)
             except BaseException:
                 partial.unlink(missing_ok=True)
