@@ -275,3 +275,29 @@ async def test_agent_events_may_carry_lineage_but_not_into_another_tenant(
     )
     assert setup.dead[-1][2].startswith("invalid_lineage: ")
     assert theirs.artifact_id in setup.dead[-1][2]
+
+
+async def test_an_agent_event_over_the_tenants_quota_is_dead_lettered_like_an_api_write(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """Bus ingestion asks the service layer's rule book (service/rules.py): quota included."""
+    await setup.accounts.create_tenant("smallco", plan="free")  # 100 MB of storage
+    secret = await setup.accounts.create_ingestion_secret("smallco")
+    consumer = setup.consumer()
+    blob = await setup.blob(b"x" * 1000, tmp_path)
+    fits = _created(blob, tenant_id="smallco")
+    assert await consumer.handle(fits.topic, sign_record(encode(fits), secret)) == Outcome.APPLIED
+    # The tenant's counter says it is 500 bytes short of its quota (100 MiB).
+    async with setup.db.begin() as conn:
+        await conn.execute(
+            t.tenant_usage.update()
+            .where(t.tenant_usage.c.tenant_id == "smallco")
+            .values(bytes=100 * 1024 * 1024 - 500)
+        )
+    over = _created(blob, tenant_id="smallco")
+    outcome = await consumer.handle(over.topic, sign_record(encode(over), secret))
+    assert outcome == Outcome.DEAD_LETTERED
+    assert setup.dead[-1][2].startswith("quota_exceeded: ")
+    async with setup.db.connect() as conn:
+        ids = set(await conn.scalars(select(t.artifacts.c.artifact_id)))
+    assert fits.artifact_id in ids and over.artifact_id not in ids

@@ -18,7 +18,9 @@ The checks, cheapest first: the CloudEvent decodes into a known event type with 
 on the topic of its type and under its key; the type is one agents may publish; the tenant
 exists and signed it; the event id is new (the same event again is a harmless duplicate, a
 different event reusing an id is rejected); a new artifact's id has the hub's form; metadata is
-at most 8 KB; the blob fits the tenant's plan; the session is not sealed; and the blob is in the
+at most 8 KB; the blob fits the tenant's plan (file size and storage quota); the session is not
+sealed; lineage names no other tenant's artifact (these are the service layer's own rules,
+``service/rules.py``); and the blob is in the
 store with the stated size and sha256.
 
 Hashing streams the whole blob from the store, at the store's read speed (an S3 GET): a blob
@@ -45,7 +47,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.bus.cloudevents import KafkaRecord, decode
 from artifact_hub.bus.signing import SignatureError, verify_record
-from artifact_hub.errors import ChecksumMismatchError, EventRejectedError, InvalidRequestError
+from artifact_hub.errors import (
+    ArtifactHubError,
+    ChecksumMismatchError,
+    EventRejectedError,
+    FileTooLargeError,
+    InvalidRequestError,
+    QuotaExceededError,
+    SessionSealedError,
+)
 from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
 from artifact_hub.index.outbox import Outbox
@@ -59,8 +69,9 @@ from artifact_hub.schemas.events import (
     HubEvent,
     SessionSealed,
 )
+from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.accounts import AccountService
-from artifact_hub.service.plans import PLANS, check_metadata
+from artifact_hub.service.rules import WriteRules
 from artifact_hub.settings import HubSettings
 from artifact_hub.storage.base import BlobNotFoundError, BlobStore
 
@@ -108,6 +119,8 @@ class RejectReason(StrEnum):
     """An event waited longer than ``max_wait`` for its predecessor (e.g. version before create)."""
     INVALID_LINEAGE = "invalid_lineage"
     """The event's lineage names an input artifact of another tenant."""
+    QUOTA_EXCEEDED = "quota_exceeded"
+    """The blob would take the tenant past its plan's storage quota."""
 
 
 class IngestRejectedError(Exception):
@@ -127,6 +140,14 @@ class IngestRejectedError(Exception):
     def header(self) -> str:
         """The ``x-dlq-reason`` value: ``<code>: <detail>``."""
         return f"{self.reason}: {self.detail}"
+
+
+_REASONS: dict[type[ArtifactHubError], RejectReason] = {
+    FileTooLargeError: RejectReason.FILE_TOO_LARGE,
+    SessionSealedError: RejectReason.SESSION_SEALED,
+    QuotaExceededError: RejectReason.QUOTA_EXCEEDED,
+}
+"""The rule book's errors (``service/rules.py``) as dead-letter reasons."""
 
 
 def decode_reason(error: EventRejectedError) -> str:
@@ -190,6 +211,9 @@ class IngestValidator:
         self.topic_prefix = topic_prefix
         self.outbox = Outbox(topic_prefix)
         self.reader = IndexReader()
+        # The rule book of the service layer's writes (service/rules.py): the same checks,
+        # turned into dead-letter reasons here.
+        self.rules = WriteRules(reader=self.reader)
         self._owns_blobs = owns_blobs
         self._configured_hub_secret = hub_secret
         self._hub_secret: str | None = None
@@ -263,21 +287,44 @@ class IngestValidator:
                 f"{event.artifact_id!r} is not art_ and 16 lowercase letters or digits",
             )
         if isinstance(event, ArtifactCreated | ArtifactVersioned):
-            try:
-                check_metadata(event.metadata)
-            except InvalidRequestError as error:
-                raise IngestRejectedError(RejectReason.METADATA_TOO_LARGE, error.message) from None
-            plan = PLANS.get(tenant.plan, PLANS["free"])
-            if event.size_bytes > plan.max_file_bytes:
-                raise IngestRejectedError(
-                    RejectReason.FILE_TOO_LARGE,
-                    f"{event.size_bytes} bytes is over the {plan.name} plan's "
-                    f"{plan.max_file_bytes} byte limit",
-                )
-            await self._check_session_open(event)
-            await self._check_lineage(event)
+            await self._check_rules(event, tenant.plan)
             await self._check_blob(event.sha256, event.size_bytes)
         return Verdict(event)
+
+    async def _check_rules(self, event: ArtifactCreated | ArtifactVersioned, plan: str) -> None:
+        """The write rules of the service layer (``service/rules.py``), as reject reasons."""
+        writer = Caller(tenant_id=event.tenant_id, agent_id=event.agent_id, plan=plan)
+        try:
+            self.rules.metadata(event.metadata)
+        except InvalidRequestError as error:
+            raise IngestRejectedError(RejectReason.METADATA_TOO_LARGE, error.message) from None
+        try:
+            self.rules.size(writer, event.size_bytes)
+            async with self.db.connect() as conn:
+                session_id = event.session_id if isinstance(event, ArtifactCreated) else None
+                if isinstance(event, ArtifactVersioned):
+                    # A version joins the artifact's session (unknown yet if it came first).
+                    session_id = await conn.scalar(
+                        select(t.artifacts.c.session_id).where(
+                            t.artifacts.c.artifact_id == event.artifact_id,
+                            t.artifacts.c.tenant_id == event.tenant_id,
+                        )
+                    )
+                if session_id:
+                    await self.rules.session_open(conn, event.tenant_id, session_id)
+                foreign = await self.rules.lineage_in_tenant(conn, event.tenant_id, event.lineage)
+                if foreign is not None:
+                    raise IngestRejectedError(
+                        RejectReason.INVALID_LINEAGE,
+                        f"lineage input {foreign} is not an artifact of tenant {event.tenant_id!r}",
+                    )
+                await self.rules.quota(
+                    conn, writer, event.size_bytes, datetime.now(UTC), lock=False
+                )
+        except ArtifactHubError as error:
+            raise IngestRejectedError(
+                _REASONS.get(type(error), RejectReason.CONFLICT), error.message
+            ) from None
 
     async def _check_hub_signature(self, record: KafkaRecord, event: EventBase) -> None:
         if self.trusted_bus:
@@ -351,47 +398,6 @@ class IngestValidator:
                     f"event id {event.event_id!r} is already used by a different waiting event",
                 )
         return False
-
-    async def _check_session_open(self, event: ArtifactCreated | ArtifactVersioned) -> None:
-        async with self.db.connect() as conn:
-            session_id = event.session_id if isinstance(event, ArtifactCreated) else None
-            if isinstance(event, ArtifactVersioned):
-                # A version joins the artifact's session (unknown yet if it arrived first).
-                session_id = await conn.scalar(
-                    select(t.artifacts.c.session_id).where(
-                        t.artifacts.c.artifact_id == event.artifact_id,
-                        t.artifacts.c.tenant_id == event.tenant_id,
-                    )
-                )
-            if not session_id:
-                return
-            session = await self.reader.session(conn, event.tenant_id, session_id)
-        if session is not None and session.sealed:
-            raise IngestRejectedError(
-                RejectReason.SESSION_SEALED, f"session {session_id!r} is sealed"
-            )
-
-    async def _check_lineage(self, event: ArtifactCreated | ArtifactVersioned) -> None:
-        """Lineage inputs may not be another tenant's artifacts.
-
-        Inputs the index does not know (yet: topics are not ordered between each other) are
-        accepted; reads of the lineage only ever show artifacts of the reader's tenant.
-        """
-        if event.lineage is None or not event.lineage.inputs:
-            return
-        ids = sorted({i.artifact_id for i in event.lineage.inputs})
-        a = t.artifacts.c
-        async with self.db.connect() as conn:
-            foreign = await conn.scalar(
-                select(a.artifact_id)
-                .where(a.artifact_id.in_(ids), a.tenant_id != event.tenant_id)
-                .limit(1)
-            )
-        if foreign is not None:
-            raise IngestRejectedError(
-                RejectReason.INVALID_LINEAGE,
-                f"lineage input {foreign} is not an artifact of tenant {event.tenant_id!r}",
-            )
 
     async def _check_blob(self, sha256: str, size: int) -> None:
         stored = await self.blobs.stat(sha256)
