@@ -30,6 +30,9 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from artifact_hub.index.sqlite_driver import DRIVER
+from artifact_hub.index.sqlite_driver import register as register_sqlite_driver
+
 __all__ = ["Database", "normalize_url"]
 
 log = logging.getLogger(__name__)
@@ -66,8 +69,10 @@ def normalize_url(url: str | URL) -> URL:
         url = "postgresql://" + url[len("postgres://") :]
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    if backend == "sqlite" and parsed.get_driver_name() != "aiosqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    if backend == "sqlite" and parsed.get_driver_name() != DRIVER:
+        # aiosqlite with one thread hop per statement (see index/sqlite_driver.py).
+        register_sqlite_driver()
+        parsed = parsed.set(drivername=f"sqlite+{DRIVER}")
     elif backend == "postgresql" and parsed.get_driver_name() != "asyncpg":
         parsed = parsed.set(drivername="postgresql+asyncpg")
     return parsed
