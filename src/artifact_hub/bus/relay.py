@@ -100,6 +100,9 @@ class OutboxRelay:
                 await self.db.write(partial(self.outbox.mark_sent, ids=[row.id for row in rows]))
                 total += len(rows)
                 self.published += len(rows)
+                if len(rows) < self.batch_size:
+                    # The table had no more: a row committed since then calls notify().
+                    return total
 
     async def run(self) -> None:
         """Publish forever: on notify, every ``poll_interval``, with backoff on failure."""
