@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -62,7 +64,21 @@ class IdempotencyStore:
         k = t.idempotency_keys.c
         where = and_(k.tenant_id == tenant_id, k.key == key)
 
+        values = {
+            "tenant_id": tenant_id,
+            "key": key,
+            "request_sha256": request_sha256,
+            "created_at": moment,
+        }
+
         async def claim(conn: AsyncConnection) -> Any:
+            # A new key (the usual case) is claimed by one statement; only a key seen before
+            # is read.
+            insert_new = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(
+                t.idempotency_keys
+            ).on_conflict_do_nothing(index_elements=["tenant_id", "key"])
+            if (await conn.execute(insert_new, values)).rowcount == 1:
+                return None
             row = (
                 await conn.execute(
                     select(k.request_sha256, k.status, k.body, k.created_at).where(where)
@@ -71,16 +87,8 @@ class IdempotencyStore:
             if row is not None and row.created_at <= moment - self.lifetime:
                 # Past its lifetime but not swept yet: the key is free again.
                 await conn.execute(delete(t.idempotency_keys).where(where))
+                await conn.execute(insert(t.idempotency_keys).values(values))
                 row = None
-            if row is None:
-                await conn.execute(
-                    insert(t.idempotency_keys).values(
-                        tenant_id=tenant_id,
-                        key=key,
-                        request_sha256=request_sha256,
-                        created_at=moment,
-                    )
-                )
             return row
 
         try:
