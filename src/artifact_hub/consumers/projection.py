@@ -202,10 +202,20 @@ class IndexConsumer:
     ) -> list[tuple[int, str, KafkaRecord, HubEvent]]:
         """Decode (and check) the records not ``known`` as applied, in each artifact's order."""
         ready: list[tuple[int, str, KafkaRecord, HubEvent]] = []
+        trusted = self.validator is None
         for index, (topic, record) in enumerate(records):
             if index in known:
                 self.stats.duplicate += 1
                 outcomes[index] = Outcome.DUPLICATE
+                continue
+            if trusted:
+                # :meth:`_decode` without a validator, minus a coroutine per record.
+                try:
+                    event = decode(record.value, record.headers)
+                except EventRejectedError as error:
+                    outcomes[index] = await self._reject(topic, record, decode_reason(error))
+                    continue
+                ready.append((index, topic, record, event))
                 continue
             decoded = await self._decode(topic, record)
             if isinstance(decoded, Outcome):
@@ -304,13 +314,19 @@ class IndexConsumer:
     async def _parked(
         self, conn: AsyncConnection, artifact_ids: Sequence[str]
     ) -> dict[str, dict[int, Row[Any]]]:
-        """The parked events of these artifacts, by artifact and seq (one query)."""
+        """The parked events of these artifacts, by artifact and seq (one query).
+
+        Their ids only (``event_id``, ``artifact_id``, ``seq``): a released event is usually
+        still decoded in memory; :meth:`_parked_record` reads a record when it is not.
+        """
         parked: dict[str, dict[int, Row[Any]]] = {}
         if not artifact_ids:
             return parked
         d = t.deferred_events.c
         rows = await conn.execute(
-            select(t.deferred_events).where(in_ids(conn, d.artifact_id)).order_by(d.event_id),
+            select(d.event_id, d.artifact_id, d.seq)
+            .where(in_ids(conn, d.artifact_id))
+            .order_by(d.event_id),
             {"ids": ids_param(conn, artifact_ids)},
         )
         for row in rows:
@@ -336,9 +352,10 @@ class IndexConsumer:
             if row is None:
                 return released
             released_ids.append(row.event_id)
-            event = self._parked_events.pop(row.event_id, None) or decode(
-                row.value.encode(), row.headers
-            )
+            event = self._parked_events.pop(row.event_id, None)
+            if event is None:
+                _, record = await self._parked_record(conn, row.event_id)
+                event = decode(record.value, record.headers)
             try:
                 fast = batch.apply_fast(event)
                 if fast is None:
@@ -348,12 +365,23 @@ class IndexConsumer:
                 if self.validator is not None:
                     await self.validator.record_applied(conn, event)
             except EventRejectedError as error:
-                record = KafkaRecord(key=row.key, value=row.value.encode(), headers=row.headers)
-                await self._reject(row.topic, record, f"{RejectReason.CONFLICT}: {error.message}")
+                topic, record = await self._parked_record(conn, row.event_id)
+                await self._reject(topic, record, f"{RejectReason.CONFLICT}: {error.message}")
                 return released
             released += 1
             if fast is False or batch.revision(artifact_id) == revision:
                 return released  # a duplicate: nothing moved (as _release would find)
+
+    @staticmethod
+    async def _parked_record(conn: AsyncConnection, event_id: str) -> tuple[str, KafkaRecord]:
+        """The topic and record of one parked event."""
+        d = t.deferred_events.c
+        row = (
+            await conn.execute(
+                select(d.topic, d.key, d.value, d.headers).where(d.event_id == event_id)
+            )
+        ).one()
+        return row.topic, KafkaRecord(key=row.key, value=row.value.encode(), headers=row.headers)
 
     async def _park(
         self,
@@ -565,7 +593,18 @@ def _in_seq_order(
 
     Only the events of one artifact trade places; everything else keeps its position.
     """
-    places: dict[str, list[int]] = {}
+    last: dict[str, int] = {}  # artifact -> the seq of its latest event so far
+    places: dict[str, list[int]] | None = None
+    for _, _, _, event in items:
+        if isinstance(event, ArtifactEvent):
+            artifact_id = event.artifact_id
+            seq = event.seq
+            before = last.get(artifact_id)
+            if before is not None and seq < before and places is None:
+                places = {}  # out of order: collect every artifact's places (below)
+            last[artifact_id] = seq if before is None or seq > before else before
+    if places is None:
+        return items  # the common case: every artifact's events already in seq order
     for position, (_, _, _, event) in enumerate(items):
         if isinstance(event, ArtifactEvent):
             places.setdefault(event.artifact_id, []).append(position)

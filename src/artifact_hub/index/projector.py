@@ -154,10 +154,17 @@ def event_digest(event: EventBase) -> str:
     Recorded with the event id in ``processed_events``: a redelivery of the same event has the
     same digest, a different event that reuses the id does not.
     """
-    document = json.dumps(
-        event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    document = _CANONICAL.encode(event.model_dump(mode="json"))
     return hashlib.sha256(document.encode()).hexdigest()
+
+
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+"""``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, built once.
+
+No circular check: a ``model_dump`` has no cycles (pydantic refuses them before).
+"""
 
 
 async def lock_artifact(conn: AsyncConnection, artifact_id: str) -> None:
