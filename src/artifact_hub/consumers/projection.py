@@ -56,6 +56,9 @@ _PARKED_CACHE = 20_000
 
 _PARK = insert(t.deferred_events)
 
+_ParkedRow = Row[Any, Any, Any]
+"""A parked event's ``event_id``, ``artifact_id`` and ``seq``."""
+
 DeadLetter = Callable[[str, KafkaRecord, str], Awaitable[None]]
 """Sends ``(source_topic, record, reason)`` to the dead-letter topic."""
 
@@ -313,13 +316,13 @@ class IndexConsumer:
 
     async def _parked(
         self, conn: AsyncConnection, artifact_ids: Sequence[str]
-    ) -> dict[str, dict[int, Row[Any]]]:
+    ) -> dict[str, dict[int, _ParkedRow]]:
         """The parked events of these artifacts, by artifact and seq (one query).
 
         Their ids only (``event_id``, ``artifact_id``, ``seq``): a released event is usually
         still decoded in memory; :meth:`_parked_record` reads a record when it is not.
         """
-        parked: dict[str, dict[int, Row[Any]]] = {}
+        parked: dict[str, dict[int, _ParkedRow]] = {}
         if not artifact_ids:
             return parked
         d = t.deferred_events.c
@@ -338,7 +341,7 @@ class IndexConsumer:
         conn: AsyncConnection,
         batch: BatchProjection,
         artifact_id: str,
-        waiting: dict[int, Row[Any]],
+        waiting: dict[int, _ParkedRow],
         released_ids: list[str],
     ) -> int:
         """Apply the parked events that follow the artifact's revision, in order.
