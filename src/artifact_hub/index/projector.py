@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +42,7 @@ __all__ = [
     "add_usage",
     "event_digest",
     "insert_ignore",
+    "json_encoder",
     "label_value",
     "lock_artifact",
     "session_touch",
@@ -154,17 +157,39 @@ def event_digest(event: EventBase) -> str:
     Recorded with the event id in ``processed_events``: a redelivery of the same event has the
     same digest, a different event that reuses the id does not.
     """
-    document = _CANONICAL.encode(event.model_dump(mode="json"))
+    document = _canonical_json(event.model_dump(mode="json"))
     return hashlib.sha256(document.encode()).hexdigest()
 
 
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
-)
-"""``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, built once.
+def json_encoder(*, sort_keys: bool, ensure_ascii: bool, compact: bool) -> Callable[[Any], str]:
+    """``json.dumps`` with these options, its encoder built once instead of once per call.
 
-No circular check: a ``model_dump`` has no cycles (pydantic refuses them before).
-"""
+    The same output: ``json.dumps`` builds this C encoder (CPython's ``_json``) on every call;
+    without it, a prebuilt :class:`json.JSONEncoder`. No circular check: callers encode
+    pydantic dumps and validated values, which have no cycles (a cycle would end in a
+    ``RecursionError`` instead of ``ValueError``).
+    """
+    item, key = (",", ":") if compact else (", ", ": ")
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the C encoder
+        return json.JSONEncoder(
+            sort_keys=sort_keys,
+            ensure_ascii=ensure_ascii,
+            check_circular=False,
+            separators=(item, key),
+        ).encode
+    quote = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    encode = make(None, json.JSONEncoder().default, quote, None, key, item, sort_keys, False, True)
+    join = "".join
+
+    def dumps(value: Any) -> str:
+        return join(encode(value, 0))
+
+    return dumps
+
+
+_canonical_json = json_encoder(sort_keys=True, ensure_ascii=False, compact=True)
+"""``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)``."""
 
 
 async def lock_artifact(conn: AsyncConnection, artifact_id: str) -> None:
