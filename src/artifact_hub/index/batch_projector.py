@@ -174,6 +174,8 @@ def _faster(conn: AsyncConnection, type_: Any, process: Callable[[Any], Any]) ->
         memo = _UTC_MEMO.setdefault(conn.dialect.name, {})
 
         def utc(value: Any) -> Any:
+            if value is None:
+                return None  # what the type makes of None
             found = memo.get(value)
             if found is None:
                 if len(memo) >= _UTC_MEMO_SIZE:

@@ -157,7 +157,8 @@ def event_digest(event: EventBase) -> str:
     Recorded with the event id in ``processed_events``: a redelivery of the same event has the
     same digest, a different event that reuses the id does not.
     """
-    document = _canonical_json(event.model_dump(mode="json"))
+    # ``event.model_dump(mode="json")``, minus the Python wrapper that passes its defaults on.
+    document = _canonical_json(event.__pydantic_serializer__.to_python(event, mode="json"))
     return hashlib.sha256(document.encode()).hexdigest()
 
 
