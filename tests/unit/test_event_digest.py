@@ -19,7 +19,7 @@ import pytest
 
 from artifact_hub.bus.cloudevents import _decode_binary, decode, encode
 from artifact_hub.errors import EventRejectedError
-from artifact_hub.index.projector import event_digest
+from artifact_hub.index.projector import event_digest, label_value
 from artifact_hub.schemas import (
     ArtifactCreated,
     ArtifactDeleted,
@@ -302,3 +302,12 @@ def test_fast_decode_keeps_the_rejection_messages() -> None:
     with pytest.raises(EventRejectedError) as caught:
         decode(value, _headers())
     assert "invalid artifact.created.v1 payload: artifact.created.sha256:" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "plain", 'q"uote\\back', "tab\tnl\nnul\x00del\x7f", "ü日本🙂\u2028", "x" * 600, "é" * 300],
+)
+def test_label_value_of_a_string_is_unchanged(value: str) -> None:
+    old = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)[:512]
+    assert label_value(value) == old

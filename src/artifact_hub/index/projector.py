@@ -212,7 +212,13 @@ def label_value(value: Any) -> str:
     Every value is stored as its canonical JSON, so the string ``"3"`` and the number ``3``
     stay different.
     """
+    if type(value) is str:  # the common case: its JSON string, as json.dumps writes it
+        return _json_string(value)[:512]
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)[:512]
+
+
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+"""``json.dumps(s, ensure_ascii=False)`` of a string."""
 
 
 _State = Row[Any, Any, Any, Any, Any, Any]
