@@ -36,6 +36,7 @@ __all__ = [
 
 MULTIPART_MAX_BYTES = 500 * 1024 * 1024
 JSON_MAX_BYTES = 10 * 1024 * 1024
+_SMALL_BODY = 256 * 1024  # read into memory whole (a request of that size is anyway)
 _FORM_OVERHEAD = 1024 * 1024  # fields and part headers around the file, in Content-Length
 _JSON_FIELDS = frozenset({"metadata", "labels", "metrics", "tags"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -46,7 +47,7 @@ class Incoming:
     """An upload: its fields, its content stream, and the most bytes it may have."""
 
     body: CreateArtifact
-    content: AsyncIterator[bytes]
+    content: AsyncIterator[bytes] | bytes
     max_size: int
     content_type: str | None
     """The body's ``content_type``, else the file part's, else a guess from the name."""
@@ -108,10 +109,6 @@ async def _read_capped(request: Request, cap: int) -> bytes:
     return bytes(body)
 
 
-async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 async def read_incoming(request: Request, caller: Caller) -> Incoming:
     """Parse the upload of a request by its Content-Type.
 
@@ -148,9 +145,14 @@ async def _read_multipart(request: Request, content_type: str) -> Incoming:
     if part_type == "application/octet-stream":
         part_type = None  # what clients send when they do not know
     guessed = mimetypes.guess_type(name)[0] if name else None
+    content: AsyncIterator[bytes] | bytes = form.content
+    if length and length.isdigit() and int(length) <= _SMALL_BODY:
+        # A small body is read whole: the service then knows its size before storing it
+        # and checks the session once, in the write (see ArtifactService.push).
+        content = b"".join([chunk async for chunk in form.content])
     return Incoming(
         body=body,
-        content=form.content,
+        content=content,
         max_size=max_size,
         content_type=body.content_type or part_type or guessed or form.file.content_type,
         name=name,
@@ -182,7 +184,7 @@ async def _read_json(request: Request) -> Incoming:
     guessed = mimetypes.guess_type(body.name)[0] if body.name else None
     return Incoming(
         body=body,
-        content=_one_chunk(content),
+        content=content,
         max_size=max_size,
         content_type=body.content_type or guessed,
         name=body.name,
