@@ -17,7 +17,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, and_, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Insert,
+    Row,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -201,9 +213,84 @@ async def lock_artifact(conn: AsyncConnection, artifact_id: str) -> None:
     nothing: its write transactions already run one at a time.
     """
     if conn.dialect.name == "postgresql":
-        await conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))"), {"id": artifact_id}
+        await conn.execute(_LOCK, {"id": artifact_id})
+
+
+# Statements built once, their values bound per call: SQLAlchemy then finds each one compiled
+# in its cache instead of building and hashing a new statement (and a bind per literal) for
+# every event.
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))")
+_A = t.artifacts.c
+_SEEN = select(t.processed_events.c.event_id).where(
+    t.processed_events.c.event_id == bindparam("b_event_id")
+)
+_STATE = (
+    select(_A.revision, _A.tenant_id, _A.version, _A.metadata, _A.deleted_at, _A.purged_at)
+    .where(_A.artifact_id == bindparam("b_artifact_id"))
+    .with_for_update()
+)
+_ADVANCE = (
+    update(t.artifacts)
+    .where(
+        and_(
+            _A.artifact_id == bindparam("b_artifact_id"),
+            _A.revision == bindparam("b_from_revision"),
         )
+    )
+    .values(
+        revision=bindparam("b_revision", type_=_A.revision.type),
+        updated_at=bindparam("b_updated_at", type_=_A.updated_at.type),
+    )
+)
+_INSERT_PROCESSED = insert(t.processed_events)
+_INSERT_VERSION = insert(t.artifact_versions)
+_INSERT_LINEAGE = insert(t.artifact_lineage)
+_INSERT_INPUTS = insert(t.lineage_inputs)
+_INSERT_LABELS = insert(t.artifact_labels)
+_INSERT_TAGS = insert(t.artifact_tags)
+_DELETE_ACCESS = delete(t.access_entries).where(
+    and_(
+        t.access_entries.c.artifact_id == bindparam("b_artifact_id"),
+        t.access_entries.c.principal_type == bindparam("b_principal_type"),
+        t.access_entries.c.principal_id == bindparam("b_principal_id"),
+    )
+)
+_DELETE_PAIRS = delete(t.artifact_labels).where(
+    and_(
+        t.artifact_labels.c.artifact_id == bindparam("b_artifact_id"),
+        t.artifact_labels.c.source == bindparam("b_source"),
+    )
+)
+_DELETE_TAGS = delete(t.artifact_tags).where(
+    t.artifact_tags.c.artifact_id == bindparam("b_artifact_id")
+)
+_SEAL = (
+    update(t.sessions)
+    .where(
+        and_(
+            t.sessions.c.tenant_id == bindparam("b_tenant_id"),
+            t.sessions.c.session_id == bindparam("b_session_id"),
+            t.sessions.c.sealed_at.is_(None),
+        )
+    )
+    .values(sealed_at=bindparam("b_sealed_at", type_=t.sessions.c.sealed_at.type))
+)
+_ARTIFACT_UPDATES: dict[tuple[str, ...], Update] = {}
+
+
+async def _update_artifact(conn: AsyncConnection, artifact_id: str, values: dict[str, Any]) -> None:
+    """``UPDATE artifacts SET <values> WHERE artifact_id = ...``, one statement per column set."""
+    columns = tuple(values)
+    statement = _ARTIFACT_UPDATES.get(columns)
+    if statement is None:
+        statement = _ARTIFACT_UPDATES[columns] = (
+            update(t.artifacts)
+            .where(_A.artifact_id == bindparam("b_artifact_id"))
+            .values({name: bindparam(f"b_{name}", type_=_A[name].type) for name in columns})
+        )
+    params = {f"b_{name}": value for name, value in values.items()}
+    params["b_artifact_id"] = artifact_id
+    await conn.execute(statement, params)
 
 
 def label_value(value: Any) -> str:
@@ -250,11 +337,7 @@ class IndexProjector:
             EventNotReadyError: An earlier event of the same artifact is still missing.
             EventRejectedError: The event contradicts the index (e.g. a second create).
         """
-        seen = await conn.scalar(
-            select(t.processed_events.c.event_id).where(
-                t.processed_events.c.event_id == event.event_id
-            )
-        )
+        seen = await conn.scalar(_SEEN, {"b_event_id": event.event_id})
         if seen is not None:
             return False
         if isinstance(event, ArtifactEvent):
@@ -297,12 +380,13 @@ class IndexProjector:
                     {"tenant_id": event.tenant_id, "bytes": delta[0], "versions": delta[1]},
                 )
         await conn.execute(
-            insert(t.processed_events).values(
-                event_id=event.event_id,
-                event_type=event.type,
-                applied_at=datetime.now(UTC),
-                digest=event_digest(event),
-            )
+            _INSERT_PROCESSED,
+            {
+                "event_id": event.event_id,
+                "event_type": event.type,
+                "applied_at": datetime.now(UTC),
+                "digest": event_digest(event),
+            },
         )
         return True
 
@@ -312,13 +396,8 @@ class IndexProjector:
         Returns:
             The artifact's row as it was (revision, tenant, version, metadata, deletion).
         """
-        a = t.artifacts.c
         row: _State | None = (
-            await conn.execute(
-                select(a.revision, a.tenant_id, a.version, a.metadata, a.deleted_at, a.purged_at)
-                .where(a.artifact_id == event.artifact_id)
-                .with_for_update()
-            )
+            await conn.execute(_STATE, {"b_artifact_id": event.artifact_id})
         ).first()
         if row is None:
             raise EventNotReadyError(
@@ -346,14 +425,13 @@ class IndexProjector:
                 seq=event.seq,
             )
         result = await conn.execute(
-            update(t.artifacts)
-            .where(
-                and_(
-                    t.artifacts.c.artifact_id == event.artifact_id,
-                    t.artifacts.c.revision == row.revision,
-                )
-            )
-            .values(revision=event.seq, updated_at=event.occurred_at)
+            _ADVANCE,
+            {
+                "b_artifact_id": event.artifact_id,
+                "b_from_revision": row.revision,
+                "b_revision": event.seq,
+                "b_updated_at": event.occurred_at,
+            },
         )
         if result.rowcount != 1:  # a concurrent writer advanced it first
             raise EventNotReadyError(
@@ -364,24 +442,23 @@ class IndexProjector:
     async def _created(self, conn: AsyncConnection, event: ArtifactCreated) -> None:
         # ON CONFLICT DO NOTHING tells an existing artifact without a SELECT first, and
         # without aborting the transaction (PostgreSQL) as a unique violation would.
-        result = await conn.execute(
-            insert_ignore(conn, "artifacts").values(created_artifact_row(event))
-        )
+        result = await conn.execute(insert_ignore(conn, "artifacts"), created_artifact_row(event))
         if result.rowcount != 1:
             raise EventRejectedError(
                 f"artifact {event.artifact_id} already exists", artifact_id=event.artifact_id
             )
         await conn.execute(
-            insert(t.artifact_versions).values(
-                artifact_id=event.artifact_id,
-                version=1,
-                sha256=event.sha256,
-                size_bytes=event.size_bytes,
-                content_type=event.content_type,
-                metadata=event.metadata,
-                agent_id=event.agent_id,
-                created_at=event.occurred_at,
-            )
+            _INSERT_VERSION,
+            {
+                "artifact_id": event.artifact_id,
+                "version": 1,
+                "sha256": event.sha256,
+                "size_bytes": event.size_bytes,
+                "content_type": event.content_type,
+                "metadata": event.metadata,
+                "agent_id": event.agent_id,
+                "created_at": event.occurred_at,
+            },
         )
         # A new artifact has no side rows yet: insert without the DELETE of a replace.
         await self._replace_pairs(conn, event.artifact_id, "label", event.labels, fresh=True)
@@ -404,23 +481,22 @@ class IndexProjector:
             )
         metadata = previous.metadata if event.metadata is None else event.metadata
         await conn.execute(
-            insert(t.artifact_versions).values(
-                artifact_id=event.artifact_id,
-                version=event.version,
-                sha256=event.sha256,
-                size_bytes=event.size_bytes,
-                content_type=event.content_type,
-                metadata=metadata,
-                agent_id=event.agent_id,
-                created_at=event.occurred_at,
-            )
+            _INSERT_VERSION,
+            {
+                "artifact_id": event.artifact_id,
+                "version": event.version,
+                "sha256": event.sha256,
+                "size_bytes": event.size_bytes,
+                "content_type": event.content_type,
+                "metadata": metadata,
+                "agent_id": event.agent_id,
+                "created_at": event.occurred_at,
+            },
         )
         values = versioned_artifact_values(event, metadata)
         if event.lineage is not None:
             await self._lineage(conn, event, event.version, event.lineage)
-        await conn.execute(
-            update(t.artifacts).where(t.artifacts.c.artifact_id == event.artifact_id).values(values)
-        )
+        await _update_artifact(conn, event.artifact_id, values)
         if event.metadata is not None:
             await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata)
 
@@ -430,21 +506,19 @@ class IndexProjector:
     ) -> None:
         """Record which run and step made ``version``, and the versions it was made from."""
         row, inputs = lineage_rows(event, version, lineage)
-        await conn.execute(insert(t.artifact_lineage).values(row))
+        await conn.execute(_INSERT_LINEAGE, row)
         if inputs:
-            await conn.execute(insert(t.lineage_inputs), inputs)
+            await conn.execute(_INSERT_INPUTS, inputs)
 
     async def _shared(self, conn: AsyncConnection, event: ArtifactShared) -> None:
-        entries = t.access_entries
         for principal in event.revokes:
             await conn.execute(
-                delete(entries).where(
-                    and_(
-                        entries.c.artifact_id == event.artifact_id,
-                        entries.c.principal_type == principal.type,
-                        entries.c.principal_id == principal.id,
-                    )
-                )
+                _DELETE_ACCESS,
+                {
+                    "b_artifact_id": event.artifact_id,
+                    "b_principal_type": principal.type,
+                    "b_principal_id": principal.id,
+                },
             )
         if event.grants:
             # An existing grant is kept as it is (who granted it first, and when).
@@ -465,11 +539,7 @@ class IndexProjector:
     async def _updated(self, conn: AsyncConnection, event: ArtifactUpdated) -> None:
         values = updated_artifact_values(event)
         if values:
-            await conn.execute(
-                update(t.artifacts)
-                .where(t.artifacts.c.artifact_id == event.artifact_id)
-                .values(values)
-            )
+            await _update_artifact(conn, event.artifact_id, values)
         if event.metadata is not None:
             await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata)
         if event.labels is not None:
@@ -550,15 +620,12 @@ class IndexProjector:
     async def _sealed(self, conn: AsyncConnection, event: SessionSealed) -> None:
         await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
         await conn.execute(
-            update(t.sessions)
-            .where(
-                and_(
-                    t.sessions.c.tenant_id == event.tenant_id,
-                    t.sessions.c.session_id == event.session_id,
-                    t.sessions.c.sealed_at.is_(None),
-                )
-            )
-            .values(sealed_at=event.occurred_at)
+            _SEAL,
+            {
+                "b_tenant_id": event.tenant_id,
+                "b_session_id": event.session_id,
+                "b_sealed_at": event.occurred_at,
+            },
         )
 
     @staticmethod
@@ -581,16 +648,11 @@ class IndexProjector:
         *,
         fresh: bool = False,
     ) -> None:
-        labels = t.artifact_labels
         if not fresh:
-            await conn.execute(
-                delete(labels).where(
-                    and_(labels.c.artifact_id == artifact_id, labels.c.source == source)
-                )
-            )
+            await conn.execute(_DELETE_PAIRS, {"b_artifact_id": artifact_id, "b_source": source})
         if pairs:
             await conn.execute(
-                insert(labels),
+                _INSERT_LABELS,
                 [
                     {
                         "artifact_id": artifact_id,
@@ -607,13 +669,11 @@ class IndexProjector:
         conn: AsyncConnection, artifact_id: str, tags: list[str], *, fresh: bool = False
     ) -> None:
         if not fresh:
-            await conn.execute(
-                delete(t.artifact_tags).where(t.artifact_tags.c.artifact_id == artifact_id)
-            )
+            await conn.execute(_DELETE_TAGS, {"b_artifact_id": artifact_id})
         unique = sorted(set(tags))
         if unique:
             await conn.execute(
-                insert(t.artifact_tags),
+                _INSERT_TAGS,
                 [{"artifact_id": artifact_id, "tag": tag} for tag in unique],
             )
 
