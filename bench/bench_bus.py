@@ -220,7 +220,7 @@ class Postgres:
         }
 
     async def admin(self, sql: str) -> None:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         conn = await asyncpg.connect(**self.connect_kwargs(self.admin_url.database or "postgres"))
         try:
@@ -547,7 +547,7 @@ async def hub_latency(
     received: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
     subscriber = KafkaBroker(servers, logger=None)
 
-    @subscriber.subscriber(  # type: ignore[call-overload, untyped-decorator]
+    @subscriber.subscriber(  # type: ignore[untyped-decorator]
         prefix + "artifact.created",
         group_id=f"downstream-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
