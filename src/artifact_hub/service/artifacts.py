@@ -15,6 +15,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -28,6 +29,7 @@ from artifact_hub.errors import (
     ArtifactNotFoundError,
     ConflictError,
     EventNotReadyError,
+    FileTooLargeError,
     InvalidRequestError,
     PermissionDeniedError,
     ServerError,
@@ -63,10 +65,37 @@ from artifact_hub.storage.base import (
     HashingReader,
 )
 
-__all__ = ["TTL", "ArtifactService", "Content", "new_artifact_id"]
+__all__ = ["TTL", "ArtifactService", "Content", "StagedUpload", "new_artifact_id"]
 
-Content = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes] | AsyncIterable[bytes]
-"""What can be pushed: bytes, a file path, a binary file object, or an async byte stream."""
+
+@dataclass(frozen=True, slots=True)
+class StagedUpload:
+    """Bytes already in the blob store's staging area (a presigned upload's PUT).
+
+    Pushed as content, they are adopted under their hash (``BlobStore.adopt``: a rename or a
+    store-side copy), never read and written again.
+
+    Attributes:
+        name: The staging slot (the upload's id).
+        size: The size the upload declared (the store checks it).
+    """
+
+    name: str
+    size: int
+
+
+Content = (
+    bytes
+    | bytearray
+    | memoryview
+    | str
+    | os.PathLike[str]
+    | IO[bytes]
+    | AsyncIterable[bytes]
+    | StagedUpload
+)
+"""What can be pushed: bytes, a file path, a binary file object, an async byte stream, or a
+staged upload."""
 
 TTL = timedelta | int | float | Literal["never"] | None
 """A time to live: a timedelta or seconds, ``"never"``, or None for the hub's default."""
@@ -203,9 +232,7 @@ class ArtifactService:
             # Before the upload, not to store bytes for nothing; the write checks again.
             await self._check_session_open(caller.tenant_id, session_id)
         max_size = await self._precheck_size(caller, content, max_size)
-        blob = await self.blobs.put(
-            iter_content(content), expected_sha256=expected_sha256, max_size=max_size
-        )
+        blob = await self._store(content, expected_sha256, max_size)
         now = datetime.now(UTC)
         event = ArtifactCreated(
             tenant_id=caller.tenant_id,
@@ -266,9 +293,7 @@ class ArtifactService:
         if current.session_id and not _small(content):
             await self._check_session_open(caller.tenant_id, current.session_id)
         max_size = await self._precheck_size(caller, content, max_size)
-        blob = await self.blobs.put(
-            iter_content(content), expected_sha256=expected_sha256, max_size=max_size
-        )
+        blob = await self._store(content, expected_sha256, max_size)
 
         async def build(conn: AsyncConnection) -> EventBase:
             await self._check_stored(conn, caller, blob, datetime.now(UTC))
@@ -834,6 +859,22 @@ class ArtifactService:
             if not await self.blobs.exists(blob.sha256):
                 raise ConflictError("the content was collected while uploading; push it again")
 
+    async def _store(
+        self, content: Content, expected_sha256: str | None, max_size: int | None
+    ) -> BlobInfo:
+        """Put the content in the blob store (a staged upload is adopted, not copied)."""
+        if isinstance(content, StagedUpload):
+            if max_size is not None and content.size > max_size:
+                raise FileTooLargeError(
+                    f"content is larger than the {max_size} byte limit", max_bytes=max_size
+                )
+            return await self.blobs.adopt(
+                content.name, expected_sha256=expected_sha256, expected_size=content.size
+            )
+        return await self.blobs.put(
+            iter_content(content), expected_sha256=expected_sha256, max_size=max_size
+        )
+
     async def _commit_blob(
         self, build: Callable[[AsyncConnection], Awaitable[EventBase | None]], blob: BlobInfo
     ) -> None:
@@ -913,6 +954,8 @@ def _small(content: Content) -> bool:
 
 def _known_size(content: Content) -> int | None:
     """The content's size when it is known before reading it (bytes, paths, regular files)."""
+    if isinstance(content, StagedUpload):
+        return content.size
     if isinstance(content, (bytes, bytearray)):
         return len(content)
     if isinstance(content, memoryview):

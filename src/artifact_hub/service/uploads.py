@@ -22,13 +22,12 @@ time) give the same artifact.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from sqlalchemy import and_, delete, insert, select, update
@@ -50,9 +49,9 @@ from artifact_hub.schemas.api import Upload, UploadPart, UploadUrlRequest
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.events import ArtifactCreated
 from artifact_hub.schemas.identity import Caller
-from artifact_hub.service.artifacts import TTL, ArtifactService, new_artifact_id
+from artifact_hub.service.artifacts import TTL, ArtifactService, StagedUpload, new_artifact_id
 from artifact_hub.service.signing import UrlSigner
-from artifact_hub.storage.base import CHUNK_SIZE, BlobInfo, BlobStore
+from artifact_hub.storage.base import BlobStore
 
 if TYPE_CHECKING:
     from artifact_hub.storage.s3 import S3BlobStore
@@ -331,13 +330,11 @@ class UploadService:
                 actual=staged.sha256,
             )
         request = UploadUrlRequest.model_validate(row.request)
-        # The push stores no bytes: its blob store adopts the staged ones (see _Adopting).
-        service = copy.copy(self.artifacts)
-        service.blobs = _Adopting(self.blobs, upload_id, declared)
         try:
-            await service.push(
+            # No byte is read or written again: the blob store adopts the staged ones.
+            await self.artifacts.push(
                 caller,
-                cast("IO[bytes]", _StagedContent(declared)),
+                StagedUpload(upload_id, declared),
                 artifact_id=row.artifact_id,
                 expected_sha256=row.sha256,
                 max_size=declared,
@@ -442,74 +439,6 @@ class UploadService:
             assert self._s3 is not None  # only S3 uploads have one
             await self._s3.abort_multipart_upload(upload_id, mpu_id)
         await self.blobs.discard_staged(upload_id)
-
-
-class _StagedContent:
-    """The content ``complete`` pushes, never read: the push's blob store adopts the bytes.
-
-    Its size is known, so the plan's size and quota checks run before anything is adopted.
-    """
-
-    name = "artifact"
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return 0
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.size if whence == 2 else offset
-
-    def read(self, size: int = -1) -> NoReturn:
-        raise RuntimeError("staged upload content is adopted by the blob store, not read")
-
-
-class _Adopting(BlobStore):
-    """The blob store of one ``complete``: ``put`` adopts the staged upload ``name``.
-
-    Everything else goes to the real store. ``put`` does not read the stream it is given
-    (the push's ``_StagedContent``): the store moves the staged bytes under their hash,
-    checking them against ``expected_sha256`` and the declared size.
-    """
-
-    def __init__(self, inner: BlobStore, name: str, size: int) -> None:
-        self.inner = inner
-        self.name = name
-        self.size = size
-
-    async def put(
-        self,
-        chunks: AsyncIterable[bytes],
-        *,
-        expected_sha256: str | None = None,
-        max_size: int | None = None,
-    ) -> BlobInfo:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        if max_size is not None and self.size > max_size:
-            raise FileTooLargeError(
-                f"content is larger than the {max_size} byte limit", max_bytes=max_size
-            )
-        return await self.inner.adopt(
-            self.name, expected_sha256=expected_sha256, expected_size=self.size
-        )
-
-    def get(self, sha256: str, *, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-        return self.inner.get(sha256, chunk_size=chunk_size)
-
-    async def stat(self, sha256: str) -> int | None:
-        return await self.inner.stat(sha256)
-
-    async def delete(self, sha256: str) -> None:
-        await self.inner.delete(sha256)
-
-    async def exists(self, sha256: str) -> bool:
-        return await self.inner.exists(sha256)
 
 
 def _mpu_id(staging_key: str | None) -> str | None:
