@@ -96,7 +96,11 @@ def _files(folder: Path) -> list[Path]:
 def _leftovers(api: Api) -> list[Path]:
     """Files in the store's temporary and staging folders, and in the old staging folder."""
     root = api.local.root
-    return _files(root / "tmp") + _files(root / "staged") + _files(api.hub.uploads.staging_dir)
+    return (
+        _files(root / "tmp")
+        + _files(root / "staged")
+        + _files(api.hub.settings.data_dir / "uploads")
+    )
 
 
 def _data(size: int, seed: int = 0) -> bytes:

@@ -171,7 +171,6 @@ class Hub:
             self.service,
             self.signer,
             self.settings.resolved_public_url,
-            (self.settings.data_dir / "uploads").resolve(),
         )
 
     @cached_property

@@ -26,7 +26,6 @@ import itertools
 import secrets
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -115,7 +114,6 @@ class UploadService:
         artifacts: The artifact service; ``complete`` pushes through it.
         signer: Signs the hub's upload URLs (stores without presigned PUTs).
         public_url: The hub's base URL as clients see it.
-        staging_dir: Unused: bodies are staged in the blob store itself (kept for callers).
         url_ttl: How long an upload URL works.
         complete_grace: How long after the URL's expiry ``complete`` is still accepted: an
             upload that started just before the expiry may take a while to finish.
@@ -129,7 +127,6 @@ class UploadService:
         artifacts: ArtifactService,
         signer: UrlSigner,
         public_url: str,
-        staging_dir: Path,
         *,
         url_ttl: timedelta = timedelta(hours=1),
         complete_grace: timedelta = timedelta(hours=1),
@@ -140,7 +137,6 @@ class UploadService:
         self.artifacts = artifacts
         self.signer = signer
         self.public_url = public_url.rstrip("/")
-        self.staging_dir = Path(staging_dir)
         self.url_ttl = url_ttl
         self.complete_grace = complete_grace
         self.multipart_threshold = multipart_threshold
