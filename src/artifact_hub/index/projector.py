@@ -320,7 +320,12 @@ class IndexProjector:
     """
 
     async def apply(
-        self, conn: AsyncConnection, event: EventBase, *, usage: Usage | None = None
+        self,
+        conn: AsyncConnection,
+        event: EventBase,
+        *,
+        usage: Usage | None = None,
+        fresh: bool = False,
     ) -> bool:
         """Apply one event inside the caller's transaction.
 
@@ -329,6 +334,9 @@ class IndexProjector:
             event: The event.
             usage: Where to add the event's storage delta instead of writing it to
                 ``tenant_usage`` now (a batch writes every tenant's delta once, at its end).
+            fresh: The event was just made by the caller (the write path), so it cannot have
+                been applied before: the ``processed_events`` lookup is skipped (the row's
+                primary key still refuses a second one).
 
         Returns:
             True when the event changed the index, False when it was already applied.
@@ -337,8 +345,7 @@ class IndexProjector:
             EventNotReadyError: An earlier event of the same artifact is still missing.
             EventRejectedError: The event contradicts the index (e.g. a second create).
         """
-        seen = await conn.scalar(_SEEN, {"b_event_id": event.event_id})
-        if seen is not None:
+        if not fresh and await conn.scalar(_SEEN, {"b_event_id": event.event_id}) is not None:
             return False
         if isinstance(event, ArtifactEvent):
             await lock_artifact(conn, event.artifact_id)

@@ -805,7 +805,7 @@ class ArtifactService:
         async def work(conn: AsyncConnection) -> EventBase | None:
             event = await build(conn)
             if event is not None:
-                await self.projector.apply(conn, event)
+                await self.projector.apply(conn, event, fresh=True)
                 await self.outbox.append(conn, event)
             return event
 
