@@ -26,7 +26,7 @@ MLflow through the HTTP requests its ``HttpArtifactRepository`` sends, on one ``
 2. Server CPU per small push: user + system CPU seconds of the server's process tree over
    both push phases, divided by the pushes.
 3. Listing the ``--small-count`` artifacts of the first phase (median of 5): the hub SDK's
-   ``Client.list(session_id=...)`` with its default paging (the server's default page, 50);
+   ``Client.list(session_id=...)`` with its default paging (pages of 200);
    MLflow: ``GET /api/2.0/mlflow-artifacts/artifacts?path=<experiment>/<run>/artifacts``, the
    one request ``MlflowClient.list_artifacts`` sends once it knows the run.
 4. A ``--big-mib`` file of random bytes: hub ``Client.push(path)`` (the presigned flow above
