@@ -129,7 +129,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the hub: HTTP API, outbox relay and (embedded mode) in-process consumers."""
+    """Run the hub: HTTP API (several worker processes) and the outbox relay."""
     import uvicorn
 
     from artifact_hub.api import create_app
