@@ -295,3 +295,44 @@ async def test_when_the_active_relay_is_killed_the_standby_takes_over(
         check_order(records, ids)
     finally:
         await db.dispose()
+
+
+async def test_the_active_relay_wakes_at_another_process_commit_not_at_its_poll(
+    pg_url: str, prefix: str
+) -> None:
+    """PostgreSQL: rows another writer commits reach the active relay by LISTEN/NOTIFY."""
+    db = Database(pg_url)
+    writer = Database(pg_url)  # another API worker or replica, with its own connections
+    await db.migrate()
+    outbox = Outbox(prefix)
+    bus = InProcessBus()
+    seen: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def record(topic: str, item: Any) -> None:
+        seen.append(loop.time())
+
+    for topic in {prefix + event.topic for event in events(1, "warm")}:
+        bus.subscribe(topic, record)
+    # A poll so long that only a notification can explain a quick delivery.
+    relay = OutboxRelay(db, outbox, bus, poll_interval=30.0)
+    relay.start()
+    try:
+        for _ in range(100):  # the relay takes the lease (and LISTENs) on its first round
+            if relay.active:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.active
+        await asyncio.sleep(0.2)  # its first round is over: it now waits for 30 s
+        committed = loop.time()
+        await write(writer, events(1, "woken")[:1], prefix)
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+        assert seen, "the relay did not publish the other writer's row"
+        assert seen[0] - committed < 2.0
+    finally:
+        await relay.stop()
+        await db.dispose()
+        await writer.dispose()

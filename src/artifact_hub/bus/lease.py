@@ -27,13 +27,15 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.index.database import Database
+from artifact_hub.index.outbox import OUTBOX_CHANNEL
 
 __all__ = [
     "FileRelayLease",
@@ -61,6 +63,9 @@ class RelayLease(abc.ABC):
     def __init__(self, retry_interval: float = 1.0) -> None:
         self.retry_interval = retry_interval
         self._next_attempt = 0.0
+        # Called when another process commits outbox rows (PostgreSQL: LISTEN/NOTIFY);
+        # the relay sets it to its notify().
+        self.on_wake: Callable[[], None] | None = None
 
     @property
     @abc.abstractmethod
@@ -199,6 +204,7 @@ class PostgresRelayLease(RelayLease):
         self.confirm_timeout = confirm_timeout
         self._conn: AsyncConnection | None = None
         self._held = False
+        self._listening = False
 
     @property
     def held(self) -> bool:
@@ -229,7 +235,29 @@ class PostgresRelayLease(RelayLease):
             await self._drop()
             return False
         self._held = bool(got)
+        if self._held and not self._listening:
+            await self._listen(conn)
         return self._held
+
+    async def _listen(self, conn: AsyncConnection) -> None:
+        """Wake the relay on every commit that appended to the outbox, in any process.
+
+        The writers' transactions ``NOTIFY`` the channel (:meth:`Outbox.append`); PostgreSQL
+        delivers it at their commit, here, on the lease's own connection. Without it, a row
+        written by another API worker or replica waited for the next poll.
+        """
+        try:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection  # asyncpg's Connection
+            await driver.add_listener(OUTBOX_CHANNEL, self._notified)
+        except Exception as error:  # polling still works: say so and go on
+            log.warning("outbox relay: cannot LISTEN for outbox commits (%s)", error)
+            return
+        self._listening = True
+
+    def _notified(self, *_: object) -> None:
+        if self.on_wake is not None:
+            self.on_wake()
 
     async def _confirm(self) -> bool:
         # The lock lives as long as the session: a connection that still answers holds it.
@@ -247,6 +275,7 @@ class PostgresRelayLease(RelayLease):
         """Forget the connection (and with it the lease), without waiting on a broken one."""
         conn, self._conn = self._conn, None
         self._held = False
+        self._listening = False
         if conn is not None:
             await self._close(conn, invalidate=True)
 

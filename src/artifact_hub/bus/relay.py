@@ -62,6 +62,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self.lease = lease if lease is not None else relay_lease(db, poll_interval)
+        self.lease.on_wake = self.notify  # commits of other processes (PostgreSQL)
         self.published = 0
         self.failures = 0
         self._wake = asyncio.Event()

@@ -10,13 +10,20 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.index import tables as t
 from artifact_hub.schemas.events import EventBase, HubEvent, parse_event
 
-__all__ = ["Outbox", "OutboxRow"]
+__all__ = ["OUTBOX_CHANNEL", "Outbox", "OutboxRow"]
+
+OUTBOX_CHANNEL = "artifact_hub_outbox"
+"""PostgreSQL channel notified by every transaction that appends to the outbox: the relay
+holding the lease listens on it (``bus/lease.py``), so it publishes rows that other processes
+committed at once instead of at its next poll."""
+
+_NOTIFY = text(f"NOTIFY {OUTBOX_CHANNEL}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,9 @@ class Outbox:
                 created_at=datetime.now(UTC),
             )
         )
+        if conn.dialect.name == "postgresql":
+            # Delivered at commit (and once per transaction however many rows it appends).
+            await conn.execute(_NOTIFY)
 
     async def pending(self, conn: AsyncConnection, limit: int = 100) -> list[OutboxRow]:
         """The oldest unsent rows, in the order they were written."""
