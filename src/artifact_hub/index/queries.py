@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Row, and_, exists, false, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import InvalidRequestError
@@ -220,9 +220,11 @@ class IndexReader:
         conditions = self.conditions(caller, filters, now=now)
         if cursor is not None:
             created, last_id = decode_cursor(cursor)
-            conditions.append(
-                or_(a.created_at < created, and_(a.created_at == created, a.artifact_id < last_id))
-            )
+            # A row value: SQLite and PostgreSQL both read it as one range of the
+            # (tenant, [session|agent,] created_at, artifact_id) index, so a page costs the
+            # same at any depth. The equivalent OR was a scan from the newest row with bound
+            # parameters on SQLite (157 ms for the last page of a million).
+            conditions.append(tuple_(a.created_at, a.artifact_id) < tuple_(created, last_id))
         query = (
             select(t.artifacts)
             .where(and_(*conditions))
