@@ -45,12 +45,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import EventNotReadyError, EventRejectedError
+from artifact_hub.errors import EventRejectedError
 from artifact_hub.index import tables as t
 from artifact_hub.index.projector import (
     IndexProjector,
     Usage,
     add_usage,
+    check_sequence,
     created_artifact_row,
     event_digest,
     insert_ignore,
@@ -461,31 +462,8 @@ class BatchProjection:
 
     def _check_advance(self, state: _Artifact | None, event: ArtifactEvent) -> _Artifact:
         """The checks of ``IndexProjector._advance``, with its words."""
-        if state is None:
-            raise EventNotReadyError(
-                f"{event.type} for {event.artifact_id} arrived before artifact.created",
-                artifact_id=event.artifact_id,
-                seq=event.seq,
-            )
-        if state.tenant_id != event.tenant_id:
-            raise EventRejectedError(
-                f"{event.type} for {event.artifact_id} names another tenant",
-                artifact_id=event.artifact_id,
-            )
-        if event.seq <= state.revision:
-            raise EventRejectedError(
-                f"{event.type} seq {event.seq} for {event.artifact_id} was already taken by "
-                f"another event (revision is {state.revision})",
-                artifact_id=event.artifact_id,
-                seq=event.seq,
-            )
-        if event.seq > state.revision + 1:
-            raise EventNotReadyError(
-                f"{event.type} seq {event.seq} for {event.artifact_id} waits for seq "
-                f"{state.revision + 1}",
-                artifact_id=event.artifact_id,
-                seq=event.seq,
-            )
+        check_sequence(event, state)
+        assert state is not None  # check_sequence raised otherwise
         if isinstance(event, ArtifactVersioned) and event.version != state.version + 1:
             raise EventRejectedError(
                 f"version {event.version} of {event.artifact_id} does not follow "

@@ -312,6 +312,43 @@ _State = Row[Any, Any, Any, Any, Any, Any]
 """An artifact's revision, tenant, version, metadata, deleted_at and purged_at."""
 
 
+def check_sequence(event: ArtifactEvent, current: Any) -> None:
+    """Whether ``event`` may move its artifact on: it is the next ``seq`` of the same tenant.
+
+    ``current`` is the artifact as the index has it (``revision`` and ``tenant_id``), or None
+    when it has no row yet. The one-by-one projection and the batch projection both ask here.
+
+    Raises:
+        EventNotReadyError: An earlier event of the artifact is still missing.
+        EventRejectedError: Another tenant's artifact, or a ``seq`` already taken.
+    """
+    if current is None:
+        raise EventNotReadyError(
+            f"{event.type} for {event.artifact_id} arrived before artifact.created",
+            artifact_id=event.artifact_id,
+            seq=event.seq,
+        )
+    if current.tenant_id != event.tenant_id:
+        raise EventRejectedError(
+            f"{event.type} for {event.artifact_id} names another tenant",
+            artifact_id=event.artifact_id,
+        )
+    if event.seq <= current.revision:
+        raise EventRejectedError(
+            f"{event.type} seq {event.seq} for {event.artifact_id} was already taken by "
+            f"another event (revision is {current.revision})",
+            artifact_id=event.artifact_id,
+            seq=event.seq,
+        )
+    if event.seq > current.revision + 1:
+        raise EventNotReadyError(
+            f"{event.type} seq {event.seq} for {event.artifact_id} waits for seq "
+            f"{current.revision + 1}",
+            artifact_id=event.artifact_id,
+            seq=event.seq,
+        )
+
+
 class IndexProjector:
     """Applies events to the index tables, idempotently and in per-artifact order.
 
@@ -406,31 +443,8 @@ class IndexProjector:
         row: _State | None = (
             await conn.execute(_STATE, {"b_artifact_id": event.artifact_id})
         ).first()
-        if row is None:
-            raise EventNotReadyError(
-                f"{event.type} for {event.artifact_id} arrived before artifact.created",
-                artifact_id=event.artifact_id,
-                seq=event.seq,
-            )
-        if row.tenant_id != event.tenant_id:
-            raise EventRejectedError(
-                f"{event.type} for {event.artifact_id} names another tenant",
-                artifact_id=event.artifact_id,
-            )
-        if event.seq <= row.revision:
-            raise EventRejectedError(
-                f"{event.type} seq {event.seq} for {event.artifact_id} was already taken by "
-                f"another event (revision is {row.revision})",
-                artifact_id=event.artifact_id,
-                seq=event.seq,
-            )
-        if event.seq > row.revision + 1:
-            raise EventNotReadyError(
-                f"{event.type} seq {event.seq} for {event.artifact_id} waits for seq "
-                f"{row.revision + 1}",
-                artifact_id=event.artifact_id,
-                seq=event.seq,
-            )
+        check_sequence(event, row)
+        assert row is not None  # check_sequence raised otherwise
         result = await conn.execute(
             _ADVANCE,
             {
