@@ -31,7 +31,6 @@ from sqlalchemy import (
     ColumnElement,
     Delete,
     String,
-    Update,
     and_,
     bindparam,
     delete,
@@ -40,7 +39,6 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,9 +46,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from artifact_hub.errors import EventRejectedError
 from artifact_hub.index import tables as t
 from artifact_hub.index.projector import (
+    SEAL_SESSION,
     IndexProjector,
     Usage,
     add_usage,
+    artifact_update,
     check_sequence,
     created_artifact_row,
     event_digest,
@@ -230,30 +230,6 @@ _DELETE_ACCESS = delete(t.access_entries).where(
         t.access_entries.c.principal_id == bindparam("b_principal_id"),
     )
 )
-_SEAL = (
-    update(t.sessions)
-    .where(
-        and_(
-            t.sessions.c.tenant_id == bindparam("b_tenant_id"),
-            t.sessions.c.session_id == bindparam("b_session_id"),
-            t.sessions.c.sealed_at.is_(None),
-        )
-    )
-    .values(sealed_at=bindparam("b_sealed_at", type_=t.sessions.c.sealed_at.type))
-)
-_UPDATES: dict[tuple[str, ...], Update] = {}
-
-
-def _artifact_update(columns: tuple[str, ...]) -> Update:
-    """``UPDATE artifacts SET <columns> WHERE artifact_id = ?`` for executemany (cached)."""
-    statement = _UPDATES.get(columns)
-    if statement is None:
-        statement = _UPDATES[columns] = (
-            update(t.artifacts)
-            .where(_A.artifact_id == bindparam("b_artifact_id"))
-            .values({name: bindparam(f"b_{name}", type_=_A[name].type) for name in columns})
-        )
-    return statement
 
 
 def chunks(values: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
@@ -602,7 +578,7 @@ class BatchProjection:
         for columns, states in updates.items():
             await executemany(
                 conn,
-                _artifact_update(columns),
+                artifact_update(columns),
                 [self._update_params(columns, state) for state in states],
             )
         await self._insert(conn, "artifact_versions", inserts["artifact_versions"])
@@ -648,7 +624,7 @@ class BatchProjection:
         if self._seals:
             await executemany(
                 conn,
-                _SEAL,
+                SEAL_SESSION,
                 [
                     {"b_tenant_id": tenant, "b_session_id": session, "b_sealed_at": at}
                     for (tenant, session), at in sorted(self._seals.items())

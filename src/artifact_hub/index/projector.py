@@ -49,9 +49,11 @@ from artifact_hub.schemas.events import (
 from artifact_hub.schemas.lineage import Lineage
 
 __all__ = [
+    "SEAL_SESSION",
     "IndexProjector",
     "Usage",
     "add_usage",
+    "artifact_update",
     "event_digest",
     "insert_ignore",
     "json_encoder",
@@ -264,7 +266,7 @@ _DELETE_PAIRS = delete(t.artifact_labels).where(
 _DELETE_TAGS = delete(t.artifact_tags).where(
     t.artifact_tags.c.artifact_id == bindparam("b_artifact_id")
 )
-_SEAL = (
+SEAL_SESSION = (
     update(t.sessions)
     .where(
         and_(
@@ -278,9 +280,11 @@ _SEAL = (
 _ARTIFACT_UPDATES: dict[tuple[str, ...], Update] = {}
 
 
-async def _update_artifact(conn: AsyncConnection, artifact_id: str, values: dict[str, Any]) -> None:
-    """``UPDATE artifacts SET <values> WHERE artifact_id = ...``, one statement per column set."""
-    columns = tuple(values)
+def artifact_update(columns: tuple[str, ...]) -> Update:
+    """``UPDATE artifacts SET <columns> WHERE artifact_id = ?``, built once per column set.
+
+    Parameters are ``b_<column>`` and ``b_artifact_id`` (one row, or many for executemany).
+    """
     statement = _ARTIFACT_UPDATES.get(columns)
     if statement is None:
         statement = _ARTIFACT_UPDATES[columns] = (
@@ -288,9 +292,14 @@ async def _update_artifact(conn: AsyncConnection, artifact_id: str, values: dict
             .where(_A.artifact_id == bindparam("b_artifact_id"))
             .values({name: bindparam(f"b_{name}", type_=_A[name].type) for name in columns})
         )
+    return statement
+
+
+async def _update_artifact(conn: AsyncConnection, artifact_id: str, values: dict[str, Any]) -> None:
+    """``UPDATE artifacts SET <values> WHERE artifact_id = ...`` (see :func:`artifact_update`)."""
     params = {f"b_{name}": value for name, value in values.items()}
     params["b_artifact_id"] = artifact_id
-    await conn.execute(statement, params)
+    await conn.execute(artifact_update(tuple(values)), params)
 
 
 def label_value(value: Any) -> str:
@@ -641,7 +650,7 @@ class IndexProjector:
     async def _sealed(self, conn: AsyncConnection, event: SessionSealed) -> None:
         await self._touch_session(conn, event.tenant_id, event.session_id, event.occurred_at)
         await conn.execute(
-            _SEAL,
+            SEAL_SESSION,
             {
                 "b_tenant_id": event.tenant_id,
                 "b_session_id": event.session_id,
