@@ -112,8 +112,12 @@ class OutboxRelay:
             try:
                 await self.publish_pending()
                 backoff = 0.1
+                # asyncio.timeout, not wait_for: wait_for runs the wait as a task of its own,
+                # and a stop() landing as a notification wakes it could leave the relay
+                # "cancelling" for good (a 30 s shutdown seen in CI on PostgreSQL).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
                 self._wake.clear()
             except asyncio.CancelledError:
                 raise
