@@ -72,6 +72,7 @@ MiB = 1024 * 1024
 MB = 1_000_000  # throughput in MB/s (10^6 bytes per second), memory in MB
 SMALL_BLOB = 4096
 LIST_REPEAT = 5
+PAGE = 200  # the SDK's page when iterating
 STARTUP_TIMEOUT = 120.0
 RSS_INTERVAL = 0.1
 HUB = "artifact-hub"
@@ -360,6 +361,25 @@ class HubSide(Side):
         assert self.big_id is not None
         self.client.pull(self.big_id, target)
 
+    def capture(self, server: Server, folder: Path) -> None:
+        """Save the hub's answer to a 4 KiB push and one page of its listing (the replies the
+        null server gives in the ceiling phase)."""
+        key = self.client.config.api_key
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
+            pushed = http.post(
+                "/v1/artifacts",
+                files={"file": ("capture.bin", os.urandom(SMALL_BLOB))},
+                data={"session_id": self.sessions[2]},
+            )
+            pushed.raise_for_status()
+            listed = http.get(
+                "/v1/artifacts", params={"session_id": self.sessions[0], "limit": PAGE}
+            )
+            listed.raise_for_status()
+        (folder / "push.json").write_bytes(pushed.content)
+        (folder / "page.json").write_bytes(listed.content)
+
     def close(self) -> None:
         self.client.close()
 
@@ -500,6 +520,9 @@ def measure(
     if target.stat().st_size != size:
         raise RuntimeError(f"{name}: downloaded {target.stat().st_size} bytes, expected {size}")
     target.unlink()
+    if isinstance(side, HubSide) and args.replies is not None and not args.replies.exists():
+        args.replies.mkdir()
+        side.capture(server, args.replies)
     return {
         "push_seq": n / seq_s,
         "push_threads": n / par_s,
@@ -541,6 +564,99 @@ def make_big(path: Path, mib: int) -> None:
     with path.open("wb") as out:
         for _ in range(mib):
             out.write(os.urandom(MiB))
+
+
+# ------------------------------------------------------------------------------ ceiling
+
+
+CEILING_KEYS = ("push_seq", "push_threads", "list")
+
+
+def hub_workers(args: argparse.Namespace) -> int:
+    """The API worker count ``serve`` runs with these arguments (the null server gets as many)."""
+    for index, item in enumerate(args.hub_arg):
+        if item.startswith("--workers="):
+            return int(item.split("=", 1)[1])
+        if item == "--workers" and index + 1 < len(args.hub_arg):
+            return int(args.hub_arg[index + 1])
+    for item in args.hub_env:
+        key, _, value = item.partition("=")
+        if key == "ARTIFACT_HUB_WORKERS" and value.strip():
+            return int(value)
+    return max(1, min(4, os.cpu_count() or 1))  # cli.main.default_workers
+
+
+def run_ceiling(args: argparse.Namespace, parent: Path) -> dict[str, dict[str, float]]:
+    """The same two clients against ``_null_server`` (no work at all), on as many workers as the
+    hub had: no server on this machine lets either client go faster."""
+    workers = hub_workers(args)
+    pages = -(-args.small_count // PAGE)
+    env = clean_env() | {"NULL_SERVER_REPLIES": str(args.replies), "NULL_SERVER_PAGES": str(pages)}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "_null_server:app",
+        "--app-dir",
+        str(ROOT / "bench"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    n = args.small_count
+    me = psutil.Process()
+    figures: dict[str, dict[str, float]] = {}
+    progress(f"ceiling: both clients against a server that does no work ({workers} workers)")
+    with running("null server", command, env, parent / "null-server.log", "/health") as server:
+        client = Client(api_key="ah_null_server", base_url=server.url)
+        http = httpx.Client(base_url=server.url, timeout=600)
+        try:
+            blobs = [os.urandom(SMALL_BLOB) for _ in range(n)]
+
+            def sdk_push(group: int, index: int, blob: bytes) -> None:
+                client.push(blob, filename=f"f{index}.bin", session_id="null")
+
+            def raw_put(group: int, index: int, blob: bytes) -> None:
+                headers = {"Content-Type": "application/octet-stream"}
+                http.put(f"/x/f{index}.bin", content=blob, headers=headers).raise_for_status()
+
+            sdk_push(0, 0, blobs[0])
+            raw_put(0, 0, blobs[0])
+            cpu_before = sum(me.cpu_times()[:2])
+            seq = run_pushes(sdk_push, 0, blobs, 1)
+            par = run_pushes(sdk_push, 0, blobs, args.threads)
+            sdk_cpu = (sum(me.cpu_times()[:2]) - cpu_before) / (2 * n) * 1000
+            list_ms = []
+            for _ in range(LIST_REPEAT):
+                with stopwatch() as watch:
+                    found = sum(1 for _ in client.list(session_id="null"))
+                list_ms.append(watch.seconds * 1000)
+            figures[HUB] = {
+                "push_seq": n / seq,
+                "push_threads": n / par,
+                "list": statistics.median(list_ms),
+                "client_cpu_per_push": sdk_cpu,
+                "listed": float(found),
+            }
+            cpu_before = sum(me.cpu_times()[:2])
+            seq = run_pushes(raw_put, 0, blobs, 1)
+            par = run_pushes(raw_put, 0, blobs, args.threads)
+            raw_cpu = (sum(me.cpu_times()[:2]) - cpu_before) / (2 * n) * 1000
+            figures[MLFLOW] = {
+                "push_seq": n / seq,
+                "push_threads": n / par,
+                "client_cpu_per_push": raw_cpu,
+            }
+        finally:
+            client.close()
+            http.close()
+    return figures
 
 
 # ------------------------------------------------------------------------------ events
@@ -607,6 +723,42 @@ def ratio_of(metric: Metric, hub: float, mlflow: float) -> float:
     return hub / mlflow if metric.higher_is_better else mlflow / hub
 
 
+def print_ceiling(
+    args: argparse.Namespace, ceiling: dict[str, dict[str, float]], rows: list[dict[str, Any]]
+) -> None:
+    """The ceiling table: what each client reaches against a server that does no work, and the
+    highest hub / MLflow ratio that leaves possible on this machine."""
+    by_key = {row["key"]: row for row in rows}
+    print()
+    print(f"## Ceiling: the same clients against a server that does no work ({hub_workers(args)}")
+    print("uvicorn workers answering every request with a reply the hub gave in round 1)")
+    print()
+    print(
+        "| workload | hub SDK, null server | MLflow's requests, null server | MLflow server "
+        "| highest hub / MLflow possible here |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for key in CEILING_KEYS:
+        row = by_key[key]
+        hub_null = ceiling[HUB][key]
+        raw_null = ceiling[MLFLOW].get(key, float("nan"))
+        metric = Metric(key, row["metric"], row["unit"], row["higher_is_better"])
+        best = ratio_of(metric, hub_null, row["mlflow"])
+        best_text = "n/a" if best != best else f"{best:.2f}x"
+        print(
+            f"| {row['metric']} ({row['unit']}) | {figure(hub_null)} | {figure(raw_null)} | "
+            f"{figure(row['mlflow'])} | {best_text} |"
+        )
+    print()
+    print(
+        f"Client CPU per push (this process, both push phases): hub SDK "
+        f"{figure(ceiling[HUB]['client_cpu_per_push'])} ms, MLflow's requests "
+        f"{figure(ceiling[MLFLOW]['client_cpu_per_push'])} ms. The clients share the machine's "
+        f"{os.cpu_count()} cores with the server; with {args.threads} threads they are bound "
+        "by the GIL and these cores, not by the server."
+    )
+
+
 def git_commit() -> str:
     try:
         head = subprocess.run(
@@ -663,6 +815,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--mlflow-workers", type=int, default=4, help="mlflow server --workers")
     parser.add_argument("--no-mlflow", action="store_true", help="run the hub side only")
     parser.add_argument("--skip-events", action="store_true", help="skip the event path")
+    parser.add_argument(
+        "--skip-ceiling",
+        action="store_true",
+        help="skip the ceiling phase (both clients against a server that does no work)",
+    )
     parser.add_argument("--events", type=int, default=2000, help="bench_bus.py --events")
     parser.add_argument(
         "--latency-samples", type=int, default=100, help="bench_bus.py --latency-samples"
@@ -708,6 +865,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, list[dict[str, float]]] = {s: [] for s in systems}
     orders: list[list[str]] = []
     events: EventPath | None = None
+    ceiling: dict[str, dict[str, float]] | None = None
+    args.replies = None if args.skip_ceiling else workdir / "replies"
     try:
         facts = machine_facts(workdir)
         big = workdir / "big.bin"
@@ -719,6 +878,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for system in order:
                 results[system].append(run_side(args, system, workdir, big, round_no))
         big.unlink()
+        if args.replies is not None and args.replies.exists():
+            ceiling = run_ceiling(args, workdir)
         if not args.skip_events:
             events = run_event_path(args, workdir)
     finally:
@@ -797,6 +958,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in notes:
         print(f"  - {note}")
 
+    if ceiling is not None:
+        print_ceiling(args, ceiling, rows)
+
     if events is not None:
         print()
         print(f"## Event path ({events.shown})")
@@ -827,6 +991,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "orders": orders,
                 "rows": rows,
                 "rounds": results,
+                "ceiling": ceiling,
                 "events": None if events is None else {"ok": events.ok, "report": events.report},
             }
         )
