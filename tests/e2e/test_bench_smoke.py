@@ -129,6 +129,14 @@ def test_bench_api_runs_and_prints_every_row(tmp_path: Path) -> None:
             row["metric"] in line and row["baseline_label"] in line for line in out.splitlines()
         ), key
 
+    # The ceiling phase: both clients against the null server, which answered with the hub's
+    # own replies (the SDK parsed them: it listed the 20 artifacts of the captured page).
+    assert "## Ceiling" in out
+    ceiling = report["ceiling"]
+    for system in ("artifact-hub", "MLflow"):
+        for key in ("push_seq", "push_threads", "client_cpu_per_push"):
+            assert math.isfinite(ceiling[system][key]) and ceiling[system][key] > 0, (system, key)
+    assert ceiling["artifact-hub"]["listed"] == 20
     # Both servers stopped and the work folder is gone.
     assert list(tmp_path.iterdir()) == []
 
@@ -380,9 +388,17 @@ def test_bench_peer_runs_hub_side_without_mlflow(tmp_path: Path) -> None:
     for key, row in rows.items():
         assert math.isfinite(row["hub"]) and row["hub"] > 0, (key, row)
         assert len(row["hub_samples"]) == 1 and row["mlflow_samples"] == [], (key, row)
-        # Its table row: the hub's figure printed, MLflow and the ratio n/a.
-        (line,) = [line for line in table if line.startswith(f"| {row['metric']} (")]
+        # Its row in the main table (the first table): the hub's figure, MLflow and ratio n/a.
+        line = next(line for line in table if line.startswith(f"| {row['metric']} ("))
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         assert float(cells[1].replace(",", "")) > 0 and cells[2:] == ["n/a", "n/a"], line
+    # The ceiling phase: both clients against the null server, which answered with the hub's
+    # own replies (the SDK parsed them: it listed the 20 artifacts of the captured page).
+    assert "## Ceiling" in out
+    ceiling = report["ceiling"]
+    for system in ("artifact-hub", "MLflow"):
+        for key in ("push_seq", "push_threads", "client_cpu_per_push"):
+            assert math.isfinite(ceiling[system][key]) and ceiling[system][key] > 0, (system, key)
+    assert ceiling["artifact-hub"]["listed"] == 20
     # Both servers stopped and the work folder is gone.
     assert list(tmp_path.iterdir()) == []
