@@ -194,12 +194,16 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             # The app's crash handler answers outside this middleware; answer here instead so
-            # a 500 carries the headers too, and re-raise so the server still logs it.
-            if not started:
-                response = error_response(ServerError("internal error"))
-                response.headers.update(headers)
-                await response(scope, receive, send)
-            raise
+            # a 500 carries the headers too. Not re-raised when the 500 went out whole: the
+            # server would close the connection, and the client's next request on it (an
+            # innocent one) would fail. A response cut off midway (a stream that failed) must
+            # close the connection, so that one still propagates.
+            if started:
+                raise
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            response = error_response(ServerError("internal error"))
+            response.headers.update(headers)
+            await response(scope, receive, send)
 
     async def _identity(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
