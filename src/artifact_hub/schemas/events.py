@@ -20,11 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from artifact_hub.schemas.artifacts import Principal
 from artifact_hub.schemas.fields import (
+    MAX_INT32,
     ContentType,
     Identifier,
-    JsonObject,
     Kind,
-    Labels,
     Name,
     Namespace,
     OptionalIdentifier,
@@ -142,10 +141,12 @@ class ArtifactCreated(ArtifactEvent):
     content_type: ContentType | None = None
     sha256: str = Field(pattern=SHA256_PATTERN)
     size_bytes: int = Field(ge=0)
-    metadata: JsonObject = Field(default_factory=dict)
-    labels: Labels = Field(default_factory=dict)
+    # JSON values (NaN, NUL, depth) are checked where they enter (the API's bodies, the
+    # service's WriteRules.values): events already in a log replay as they were.
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, Any] = Field(default_factory=dict)
     tags: list[Tag] = Field(default_factory=list)
-    metrics: JsonObject = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
     pinned: bool = False
     uri: Text | None = None
     preview_uri: Text | None = None
@@ -173,11 +174,11 @@ class ArtifactVersioned(ArtifactEvent):
     type: Literal["artifact.versioned"] = "artifact.versioned"
     topic: ClassVar[str] = "artifact.versioned"
 
-    version: Version = Field(ge=2)
+    version: int = Field(ge=2, le=MAX_INT32)
     sha256: str = Field(pattern=SHA256_PATTERN)
     size_bytes: int = Field(ge=0)
     content_type: ContentType | None = None
-    metadata: JsonObject | None = None
+    metadata: dict[str, Any] | None = None
     agent_id: Identifier | None = None
     lineage: Lineage | None = Field(default=None, exclude_if=lambda value: value is None)
     """The workflow run and step that saved this version, and what they had loaded."""
@@ -210,10 +211,10 @@ class ArtifactUpdated(ArtifactEvent):
 
     pinned: bool | None = None
     expiry: ExpiryChange | None = None
-    metadata: JsonObject | None = None
-    labels: Labels | None = None
+    metadata: dict[str, Any] | None = None
+    labels: dict[str, Any] | None = None
     tags: list[Tag] | None = None
-    metrics: JsonObject | None = None
+    metrics: dict[str, Any] | None = None
 
     _meta = field_validator("metadata")(classmethod(lambda cls, v: _check_metadata(v)))
 

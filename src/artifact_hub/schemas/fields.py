@@ -141,7 +141,7 @@ def _check_labels(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _line(max_length: int, min_length: int = 0) -> Any:
+def _line(max_length: int, min_length: int | None = None) -> Any:
     return Field(min_length=min_length, max_length=max_length)
 
 

@@ -229,6 +229,7 @@ class ArtifactService:
                 if scope.get(key) is None and value is not None:
                     scope[key] = value
         metadata = self.rules.metadata(metadata)
+        self.rules.values(labels, metrics)
         now = datetime.now(UTC)
         # The event is built (so every field validated: name, ids, labels, metrics...) before
         # any byte is stored; the blob's hash and size fill it in afterwards.
@@ -432,6 +433,7 @@ class ArtifactService:
         metrics: dict[str, Any] | None = None,
     ) -> Artifact:
         """Replace metadata, labels, tags or metrics (those given) without a new version."""
+        self.rules.values(labels, metrics)
         return await self._update(
             caller,
             artifact_id,

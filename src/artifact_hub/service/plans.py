@@ -89,7 +89,7 @@ def check_metadata(metadata: Any) -> dict[str, Any] | None:
     try:
         check_json(dict(metadata))  # depth, NaN, NUL: before json.dumps walks it
     except ValueError as error:
-        raise InvalidRequestError(f"metadata: {error}") from None
+        raise InvalidRequestError(f"metadata must be JSON: {error}") from None
     for key in metadata:
         if not isinstance(key, str) or not METADATA_KEY_PATTERN.fullmatch(key):
             raise InvalidRequestError(
