@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from artifact_hub.api.deps import CallerDep, HubDep
 from artifact_hub.api.errors import errors
 from artifact_hub.api.routes.common import json_response
-from artifact_hub.schemas.api import DOWNLOAD_URL_MAX_SECONDS, CreateLink, Link, SignedUrl
+from artifact_hub.schemas.api import CreateLink, Link, SignedUrl
 from artifact_hub.schemas.fields import MAX_INT32
 from artifact_hub.service.links import Opened
 from artifact_hub.storage.base import content_disposition
@@ -93,7 +93,7 @@ async def download_url(
     artifact_id: str,
     hub: HubDep,
     caller: CallerDep,
-    expires_in: Annotated[int | None, Query(ge=1, le=DOWNLOAD_URL_MAX_SECONDS)] = None,
+    expires_in: Annotated[int | None, Query(ge=1)] = None,  # at most 7 days: the service
     version: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> Response:
     """A URL that downloads without an API key (default 1 hour, at most 7 days)."""
