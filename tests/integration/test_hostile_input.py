@@ -112,6 +112,23 @@ async def test_huge_query_and_path_numbers_are_422(api: Api) -> None:
         _error(await api.request("owner", "GET", url.format(id=artifact_id)), 422)
 
 
+DATE_URLS = [
+    # Fine as written, but not in UTC: before year 1, after year 9999.
+    "/v1/artifacts?created_after=0001-01-01T00:00:00%2B14:00",
+    "/v1/shared?created_before=9999-12-31T23:59:59-14:00",
+    "/v1/search?created_after=0001-01-01T00:00:00%2B14:00",
+    "/v1/search?time_window=99999999999d",
+    "/v1/search?time_window=36501d",
+]
+
+
+async def test_dates_and_windows_out_of_range_are_400(api: Api) -> None:
+    for url in DATE_URLS:
+        _error(await api.request("owner", "GET", url), 400)
+    ok = await api.request("owner", "GET", "/v1/search?time_window=36500d")
+    assert ok.status_code == 200, ok.text
+
+
 async def test_deleting_a_version_past_int32_is_422(api: Api) -> None:
     artifact_id = await _artifact(api)
     url = f"/v1/artifacts/{artifact_id}/versions/{INT32_OVER}"

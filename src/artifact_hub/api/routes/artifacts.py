@@ -127,9 +127,17 @@ class ListParams:
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    """The moment in UTC (naive: read as UTC); a moment UTC cannot hold is refused."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        # Converted here, not when bound to SQL: 0001-01-01T00:00+14:00 is before year 1 in
+        # UTC, an OverflowError there (a 500) rather than this 400.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequestError(f"{moment.isoformat()} is out of range in UTC") from None
 
 
 def _json_or_str(value: str) -> Any:
