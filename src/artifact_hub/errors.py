@@ -15,7 +15,7 @@ classes with :func:`error_for_code`::
     ├── AuthenticationError            unauthorized             401
     ├── PermissionDeniedError          forbidden                403
     │   └── QuotaExceededError         quota_exceeded           403
-    ├── NotFoundError                  (abstract)               404
+    ├── NotFoundError                  not_found                404 (no such route)
     │   ├── ArtifactNotFoundError      artifact_not_found
     │   ├── VersionNotFoundError       version_not_found
     │   ├── SessionNotFoundError       session_not_found
@@ -347,6 +347,7 @@ _ALL: tuple[type[ArtifactHubError], ...] = (
     AuthenticationError,
     PermissionDeniedError,
     QuotaExceededError,
+    NotFoundError,
     ArtifactNotFoundError,
     VersionNotFoundError,
     SessionNotFoundError,
@@ -354,6 +355,7 @@ _ALL: tuple[type[ArtifactHubError], ...] = (
     UploadNotFoundError,
     SessionSealedError,
     ConflictError,
+    GoneError,
     ArtifactExpiredError,
     ArtifactDeletedError,
     LinkExpiredError,

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import artifact_hub
-from artifact_hub.api.errors import install_error_handlers
+from artifact_hub.api.errors import check_request_text, errors, install_error_handlers
 from artifact_hub.api.middleware import RateLimiter, install_middleware
 from artifact_hub.plugin import Hub
 
@@ -30,7 +30,12 @@ def create_app(hub: Hub) -> FastAPI:
         finally:
             await hub.stop()
 
-    app = FastAPI(title="artifact-hub", version=artifact_hub.__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="artifact-hub",
+        version=artifact_hub.__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(check_request_text)],
+    )
     app.state.hub = hub
     install_error_handlers(app)
     settings = hub.settings
@@ -46,7 +51,7 @@ def create_app(hub: Hub) -> FastAPI:
         store=hub.idempotency,
     )
 
-    @app.get("/health", tags=["account"])
+    @app.get("/health", tags=["account"], responses=errors(public=True))
     async def health() -> dict[str, Any]:
         """Liveness and what this hub runs on (no authentication)."""
         async with hub.db.connect() as conn:

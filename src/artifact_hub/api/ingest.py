@@ -55,9 +55,9 @@ class Incoming:
     """The body's ``name``, else the file part's filename."""
 
 
-def _validate(data: dict[str, Any]) -> CreateArtifact:
+def _validate(data: dict[str, Any], *, strict: bool = True) -> CreateArtifact:
     try:
-        body = CreateArtifact.model_validate(data)
+        body = CreateArtifact.model_validate(data, strict=strict)
     except ValidationError as error:
         raise RequestValidationError(error.errors()) from error
     if body.sha256 is not None and not _SHA256.fullmatch(body.sha256):
@@ -89,7 +89,7 @@ def _form_data(fields: dict[str, list[str]]) -> dict[str, Any]:
         if name in _JSON_FIELDS:
             try:
                 data[name] = json.loads(value) if value.strip() else None
-            except ValueError as error:
+            except (ValueError, RecursionError) as error:
                 raise InvalidRequestError(f"form field {name!r} must be JSON") from error
         else:
             data[name] = value
@@ -139,7 +139,8 @@ async def _read_multipart(request: Request, content_type: str) -> Incoming:
     form = await read_form(request.stream(), content_type)
     if form.file is None:
         raise InvalidRequestError("the multipart body has no 'file' part")
-    body = _validate(_form_data(form.fields))
+    # Form fields are text: "true" and "3600" are read as a boolean and a number there.
+    body = _validate(_form_data(form.fields), strict=False)
     name = body.name or form.file.filename
     part_type = form.file.content_type
     if part_type == "application/octet-stream":
@@ -164,7 +165,7 @@ async def _read_json(request: Request) -> Incoming:
     raw = await _read_capped(request, JSON_MAX_BYTES * 4 // 3 + 4 + _FORM_OVERHEAD)
     try:
         data = json.loads(raw)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested thousands deep
         raise InvalidRequestError("the body is not valid JSON") from error
     if not isinstance(data, dict):
         raise InvalidRequestError("the body must be a JSON object")

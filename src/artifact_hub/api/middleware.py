@@ -192,14 +192,20 @@ class RateLimitMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
+        except Exception as error:
             # The app's crash handler answers outside this middleware; answer here instead so
-            # a 500 carries the headers too, and re-raise so the server still logs it.
-            if not started:
-                response = error_response(ServerError("internal error"))
-                response.headers.update(headers)
-                await response(scope, receive, send)
-            raise
+            # a 500 carries the headers too. Not re-raised when the 500 went out whole: the
+            # server would close the connection, and the client's next request on it (an
+            # innocent one) would fail. A response cut off midway (a stream that failed) must
+            # close the connection, and so must a broken connection: those still propagate.
+            if started:
+                raise
+            response = error_response(ServerError("internal error"))
+            response.headers.update(headers)
+            await response(scope, receive, send)
+            if isinstance(error, ConnectionError):
+                raise
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
 
     async def _identity(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

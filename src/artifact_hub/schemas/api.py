@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
+from artifact_hub.schemas.fields import (
+    ContentType,
+    Identifier,
+    JsonObject,
+    Kind,
+    Labels,
+    Name,
+    Namespace,
+    OptionalIdentifier,
+    PrincipalId,
+    Tag,
+    Text,
+    ToolVersion,
+    TTLSeconds,
+    Version,
+)
 
 __all__ = [
     "ArtifactList",
@@ -20,6 +35,7 @@ __all__ = [
     "UpdateArtifact",
     "Upload",
     "UploadPart",
+    "UploadReceived",
     "UploadUrlRequest",
     "VersionList",
     "WhoAmI",
@@ -27,7 +43,9 @@ __all__ = [
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Strict: JSON ``true`` is not the integer 1, nor ``"5"`` the number 5 (a multipart form,
+    # whose fields are all text, is validated with ``strict=False``: see api/ingest.py).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class CreateArtifact(_Body):
@@ -37,43 +55,43 @@ class CreateArtifact(_Body):
     ``file`` part and these fields are form fields (dicts as JSON strings).
     """
 
-    name: str | None = Field(default=None, validation_alias=AliasChoices("name", "filename"))
+    name: Name | None = Field(default=None, validation_alias=AliasChoices("name", "filename"))
     content_base64: str | None = None
-    content_type: str | None = None
-    session_id: str | None = None
-    agent_id: str | None = Field(
+    content_type: ContentType | None = None
+    session_id: Identifier | None = None
+    agent_id: Identifier | None = Field(
         default=None, description="Ignored unless it equals the key's agent (kept for SDKs)."
     )
-    namespace: str | None = None
-    kind: str | None = None
-    metadata: dict[str, Any] | None = None
-    labels: dict[str, Any] | None = None
-    tags: list[str] | None = None
-    metrics: dict[str, Any] | None = None
+    namespace: Namespace | None = None
+    kind: Kind | None = None
+    metadata: JsonObject | None = None
+    labels: Labels | None = None
+    tags: list[Tag] | None = None
+    metrics: JsonObject | None = None
     pinned: bool = False
-    ttl_seconds: int | None = Field(default=None, ge=1)
+    ttl_seconds: TTLSeconds | None = None
     never_expires: bool = False
     sha256: str | None = Field(default=None, description="Fail unless the content hashes so.")
-    run_id: str | None = None
-    graph_id: str | None = None
-    node_id: str | None = None
-    tool_name: str | None = None
-    tool_version: str | None = None
-    org_id: str | None = None
-    user_id: str | None = None
-    client_id: str | None = None
-    app_id: str | None = None
-    uri: str | None = None
-    preview_uri: str | None = None
+    run_id: OptionalIdentifier | None = None
+    graph_id: OptionalIdentifier | None = None
+    node_id: OptionalIdentifier | None = None
+    tool_name: OptionalIdentifier | None = None
+    tool_version: ToolVersion | None = None
+    org_id: OptionalIdentifier | None = None
+    user_id: OptionalIdentifier | None = None
+    client_id: OptionalIdentifier | None = None
+    app_id: OptionalIdentifier | None = None
+    uri: Text | None = None
+    preview_uri: Text | None = None
 
 
 class UpdateArtifact(_Body):
     """Fields to replace without a new version; those left out stay."""
 
-    metadata: dict[str, Any] | None = None
-    labels: dict[str, Any] | None = None
-    tags: list[str] | None = None
-    metrics: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
+    labels: Labels | None = None
+    tags: list[Tag] | None = None
+    metrics: JsonObject | None = None
     pinned: bool | None = None
 
 
@@ -93,10 +111,10 @@ class VersionList(BaseModel):
 class ShareRequest(_Body):
     """Agents and groups to grant (``share``) or revoke (``unshare``)."""
 
-    agents: list[str] = Field(
+    agents: list[PrincipalId] = Field(
         default_factory=list, validation_alias=AliasChoices("agents", "with_agents")
     )
-    groups: list[str] = Field(
+    groups: list[PrincipalId] = Field(
         default_factory=list, validation_alias=AliasChoices("groups", "with_groups")
     )
 
@@ -104,17 +122,24 @@ class ShareRequest(_Body):
 class ExtendTTL(_Body):
     """A new TTL from now, or ``never``."""
 
-    ttl_seconds: int | None = Field(
-        default=None, ge=1, validation_alias=AliasChoices("ttl_seconds", "expires_in", "ttl")
+    ttl_seconds: TTLSeconds | None = Field(
+        default=None, validation_alias=AliasChoices("ttl_seconds", "expires_in", "ttl")
     )
     never: bool = False
+
+
+LINK_MAX_SECONDS = 30 * 24 * 3600
+"""The longest a link lives (30 days)."""
+DOWNLOAD_URL_MAX_SECONDS = 7 * 24 * 3600
+"""The longest a signed download URL lives (7 days)."""
 
 
 class CreateLink(_Body):
     """A revocable download link."""
 
+    # At most LINK_MAX_SECONDS: checked by the service (400 invalid_request, as always).
     expires_in: int = Field(default=7 * 24 * 3600, ge=1)
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
 
 
 class Link(BaseModel):
@@ -148,6 +173,13 @@ class UploadPart(BaseModel):
     url: str
     offset: int
     size: int
+
+
+class UploadReceived(BaseModel):
+    """The answer to the ``PUT`` of an upload's bytes."""
+
+    id: str
+    size_bytes: int
 
 
 class Upload(BaseModel):

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
+from artifact_hub.schemas.fields import PrincipalId
+
 __all__ = ["Access", "AccessEntry", "Artifact", "ArtifactVersion", "Principal", "Session"]
 
 PrincipalType = Literal["agent", "group"]
@@ -25,7 +27,7 @@ class Principal(_Frozen):
     """Who an artifact is shared with: one agent or one group of agents."""
 
     type: PrincipalType
-    id: str = Field(min_length=1, max_length=200)
+    id: PrincipalId
 
 
 class Artifact(_Frozen):

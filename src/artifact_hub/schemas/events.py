@@ -19,6 +19,19 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from artifact_hub.schemas.artifacts import Principal
+from artifact_hub.schemas.fields import (
+    MAX_INT32,
+    ContentType,
+    Identifier,
+    Kind,
+    Name,
+    Namespace,
+    OptionalIdentifier,
+    Tag,
+    Text,
+    ToolVersion,
+    Version,
+)
 from artifact_hub.schemas.lineage import Lineage
 
 __all__ = [
@@ -120,30 +133,32 @@ class ArtifactCreated(ArtifactEvent):
     topic: ClassVar[str] = "artifact.created"
 
     seq: int = Field(default=1, ge=1, le=1)
-    name: str = Field(min_length=1, max_length=1024)
-    namespace: str = Field(default="default", min_length=1, max_length=128)
-    agent_id: str | None = None
-    session_id: str | None = None
-    kind: str | None = None
-    content_type: str | None = None
+    name: Name
+    namespace: Namespace = "default"
+    agent_id: Identifier | None = None
+    session_id: Identifier | None = None
+    kind: Kind | None = None
+    content_type: ContentType | None = None
     sha256: str = Field(pattern=SHA256_PATTERN)
     size_bytes: int = Field(ge=0)
+    # JSON values (NaN, NUL, depth) are checked where they enter (the API's bodies, the
+    # service's WriteRules.values): events already in a log replay as they were.
     metadata: dict[str, Any] = Field(default_factory=dict)
     labels: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
     metrics: dict[str, Any] = Field(default_factory=dict)
     pinned: bool = False
-    uri: str | None = None
-    preview_uri: str | None = None
-    run_id: str | None = None
-    graph_id: str | None = None
-    node_id: str | None = None
-    tool_name: str | None = None
-    tool_version: str | None = None
-    org_id: str | None = None
-    user_id: str | None = None
-    client_id: str | None = None
-    app_id: str | None = None
+    uri: Text | None = None
+    preview_uri: Text | None = None
+    run_id: OptionalIdentifier | None = None
+    graph_id: OptionalIdentifier | None = None
+    node_id: OptionalIdentifier | None = None
+    tool_name: OptionalIdentifier | None = None
+    tool_version: ToolVersion | None = None
+    org_id: OptionalIdentifier | None = None
+    user_id: OptionalIdentifier | None = None
+    client_id: OptionalIdentifier | None = None
+    app_id: OptionalIdentifier | None = None
     expires_at: datetime | None = None
     # Left out of the JSON when absent, so the events of hubs without lineage stay the same
     # bytes (same digests) and consumers from before lineage still accept them.
@@ -159,12 +174,12 @@ class ArtifactVersioned(ArtifactEvent):
     type: Literal["artifact.versioned"] = "artifact.versioned"
     topic: ClassVar[str] = "artifact.versioned"
 
-    version: int = Field(ge=2)
+    version: int = Field(ge=2, le=MAX_INT32)
     sha256: str = Field(pattern=SHA256_PATTERN)
     size_bytes: int = Field(ge=0)
-    content_type: str | None = None
+    content_type: ContentType | None = None
     metadata: dict[str, Any] | None = None
-    agent_id: str | None = None
+    agent_id: Identifier | None = None
     lineage: Lineage | None = Field(default=None, exclude_if=lambda value: value is None)
     """The workflow run and step that saved this version, and what they had loaded."""
 
@@ -198,7 +213,7 @@ class ArtifactUpdated(ArtifactEvent):
     expiry: ExpiryChange | None = None
     metadata: dict[str, Any] | None = None
     labels: dict[str, Any] | None = None
-    tags: list[str] | None = None
+    tags: list[Tag] | None = None
     metrics: dict[str, Any] | None = None
 
     _meta = field_validator("metadata")(classmethod(lambda cls, v: _check_metadata(v)))
@@ -214,7 +229,7 @@ class ArtifactDeleted(ArtifactEvent):
     type: Literal["artifact.deleted"] = "artifact.deleted"
     topic: ClassVar[str] = "artifact.deleted"
 
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
     purged: bool = False
 
 
@@ -231,7 +246,7 @@ class SessionSealed(EventBase):
     type: Literal["session.sealed"] = "session.sealed"
     topic: ClassVar[str] = "session.sealed"
 
-    session_id: str = Field(min_length=1, max_length=200)
+    session_id: Identifier
 
     @property
     def key(self) -> str:

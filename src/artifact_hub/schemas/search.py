@@ -27,6 +27,8 @@ SearchMode = Literal["structured", "lexical", "semantic", "hybrid"]
 _WINDOW = re.compile(
     r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|wks)\s*$"
 )
+MAX_TIME_WINDOW = timedelta(days=100 * 365)
+"""The longest ``time_window`` (100 years: "now minus the window" must stay a date)."""
 _UNIT_SECONDS = {
     "s": 1,
     "sec": 1,
@@ -52,10 +54,22 @@ def parse_time_window(value: str | timedelta | float | None) -> timedelta | None
     A bare number is seconds; ISO 8601 durations (``"PT24H"``, ``"P7D"``) are accepted too.
 
     Raises:
-        ValueError: The window is not one of those forms, or is not positive.
+        ValueError: The window is not one of those forms, not positive, or over 100 years.
     """
     if value is None:
         return None
+    try:
+        window = _window_of(value)
+    except OverflowError:  # "99999999999d": past what a timedelta holds
+        window = timedelta.max
+    if window <= timedelta(0):
+        raise ValueError("time_window must be positive")
+    if window > MAX_TIME_WINDOW:
+        raise ValueError("time_window must be at most 100 years")
+    return window
+
+
+def _window_of(value: str | timedelta | float) -> timedelta:
     if isinstance(value, timedelta):
         window = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -73,8 +87,6 @@ def parse_time_window(value: str | timedelta | float | None) -> timedelta | None
                 ) from error
     else:
         raise ValueError(f"time_window {value!r} is not a duration")
-    if window <= timedelta(0):
-        raise ValueError("time_window must be positive")
     return window
 
 

@@ -14,12 +14,13 @@ import contextlib
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from pydantic import ValidationError
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,6 +54,7 @@ from artifact_hub.schemas.events import (
     ExpiryChange,
     SessionSealed,
 )
+from artifact_hub.schemas.fields import MAX_TTL_SECONDS
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import Lineage, LineageGraph
 from artifact_hub.service.plans import PlanLimits
@@ -227,35 +229,47 @@ class ArtifactService:
                 if scope.get(key) is None and value is not None:
                     scope[key] = value
         metadata = self.rules.metadata(metadata)
-        self._plan_expiry(caller, ttl, datetime.now(UTC))  # fail before any byte is stored
+        self.rules.values(labels, metrics)
+        now = datetime.now(UTC)
+        # The event is built (so every field validated: name, ids, labels, metrics...) before
+        # any byte is stored; the blob's hash and size fill it in afterwards.
+        with _invalid_request():
+            draft = ArtifactCreated(
+                tenant_id=caller.tenant_id,
+                actor=caller.agent_id,
+                source=self.source,
+                occurred_at=now,
+                artifact_id=artifact_id or new_artifact_id(),
+                name=name or _default_name(content),
+                namespace=namespace or caller.namespace,
+                agent_id=caller.agent_id,
+                session_id=session_id,
+                kind=kind,
+                content_type=content_type,
+                sha256="0" * 64,
+                size_bytes=0,
+                metadata=metadata or {},
+                labels=labels or {},
+                tags=list(tags),
+                metrics=metrics or {},
+                pinned=pinned,
+                expires_at=self._plan_expiry(caller, ttl, now),
+                lineage=lineage,
+                **scope,
+            )
         if session_id and not _small(content):
             # Before the upload, not to store bytes for nothing; the write checks again.
             await self._check_session_open(caller.tenant_id, session_id)
         max_size = await self._precheck_size(caller, content, max_size)
         blob = await self._store(content, expected_sha256, max_size)
         now = datetime.now(UTC)
-        event = ArtifactCreated(
-            tenant_id=caller.tenant_id,
-            actor=caller.agent_id,
-            source=self.source,
-            occurred_at=now,
-            artifact_id=artifact_id or new_artifact_id(),
-            name=name or _default_name(content),
-            namespace=namespace or caller.namespace,
-            agent_id=caller.agent_id,
-            session_id=session_id,
-            kind=kind,
-            content_type=content_type,
-            sha256=blob.sha256,
-            size_bytes=blob.size,
-            metadata=metadata or {},
-            labels=labels or {},
-            tags=list(tags),
-            metrics=metrics or {},
-            pinned=pinned,
-            expires_at=self._plan_expiry(caller, ttl, now),
-            lineage=lineage,
-            **scope,
+        event = draft.model_copy(
+            update={
+                "sha256": blob.sha256,
+                "size_bytes": blob.size,
+                "occurred_at": now,
+                "expires_at": self._plan_expiry(caller, ttl, now),
+            }
         )
 
         async def build(conn: AsyncConnection) -> EventBase:
@@ -419,6 +433,7 @@ class ArtifactService:
         metrics: dict[str, Any] | None = None,
     ) -> Artifact:
         """Replace metadata, labels, tags or metrics (those given) without a new version."""
+        self.rules.values(labels, metrics)
         return await self._update(
             caller,
             artifact_id,
@@ -803,7 +818,8 @@ class ArtifactService:
         """
 
         async def work(conn: AsyncConnection) -> EventBase | None:
-            event = await build(conn)
+            with _invalid_request():  # an event made of the caller's values that fails
+                event = await build(conn)
             if event is not None:
                 await self.projector.apply(conn, event, fresh=True)
                 await self.outbox.append(conn, event)
@@ -893,10 +909,19 @@ class ArtifactService:
             return None
         if ttl is None:
             return None if self.default_ttl is None else now + self.default_ttl
-        if isinstance(ttl, (int, float)):
+        if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+            # Bounded before it becomes a timedelta: 10**12 seconds would overflow it.
+            if not 0 < ttl <= MAX_TTL_SECONDS:
+                raise InvalidRequestError(
+                    f"ttl must be between 1 and {MAX_TTL_SECONDS} seconds", max=MAX_TTL_SECONDS
+                )
             ttl = timedelta(seconds=ttl)
         if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
             raise InvalidRequestError("ttl must be positive seconds, a timedelta or 'never'")
+        if ttl > timedelta(seconds=MAX_TTL_SECONDS):
+            raise InvalidRequestError(
+                f"ttl must be between 1 and {MAX_TTL_SECONDS} seconds", max=MAX_TTL_SECONDS
+            )
         return now + ttl
 
 
@@ -981,9 +1006,23 @@ def _known_size(content: Content) -> int | None:
 
 
 def _principals(agents: Sequence[str], groups: Sequence[str]) -> builtins.list[Principal]:
-    return [Principal(type="agent", id=a) for a in agents] + [
-        Principal(type="group", id=g) for g in groups
-    ]
+    with _invalid_request():
+        return [Principal(type="agent", id=a) for a in agents] + [
+            Principal(type="group", id=g) for g in groups
+        ]
+
+
+@contextlib.contextmanager
+def _invalid_request() -> Iterator[None]:
+    """Turn a model's validation failure into ``invalid_request`` (the caller's values)."""
+    try:
+        yield
+    except ValidationError as error:
+        details = error.errors()
+        if not details:
+            raise InvalidRequestError(str(error)) from None
+        where = ".".join(str(part) for part in details[0]["loc"]) or "value"
+        raise InvalidRequestError(f"{where}: {details[0]['msg']}") from None
 
 
 def _default_name(content: Content) -> str:

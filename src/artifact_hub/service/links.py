@@ -22,7 +22,7 @@ from artifact_hub.errors import (
 )
 from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
-from artifact_hub.schemas.api import Link, SignedUrl
+from artifact_hub.schemas.api import DOWNLOAD_URL_MAX_SECONDS, LINK_MAX_SECONDS, Link, SignedUrl
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.artifacts import ArtifactService
@@ -40,10 +40,10 @@ __all__ = [
 ]
 
 LINK_DEFAULT_TTL = timedelta(days=7)
-LINK_MAX_TTL = timedelta(days=30)
+LINK_MAX_TTL = timedelta(seconds=LINK_MAX_SECONDS)
 DOWNLOAD_URL_DEFAULT_TTL = timedelta(hours=1)
 # S3 refuses presigned URLs that live longer than 7 days; hub URLs follow the same bound.
-DOWNLOAD_URL_MAX_TTL = timedelta(days=7)
+DOWNLOAD_URL_MAX_TTL = timedelta(seconds=DOWNLOAD_URL_MAX_SECONDS)
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 
@@ -66,6 +66,10 @@ def seconds(
     """
     ttl = default if value is None else value
     if not isinstance(ttl, timedelta):
+        # Compared as a number first: timedelta(seconds=10**14) overflows (a 500, not a 400).
+        limit = maximum.total_seconds()
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= limit:
+            raise InvalidRequestError(f"{what} must be between 1 and {int(limit)} seconds")
         ttl = timedelta(seconds=ttl)
     if ttl <= timedelta(0) or ttl > maximum:
         raise InvalidRequestError(

@@ -25,6 +25,7 @@ from artifact_hub.errors import (
 )
 from artifact_hub.index import tables as t
 from artifact_hub.schemas.events import METADATA_KEY_PATTERN
+from artifact_hub.schemas.fields import check_json
 from artifact_hub.schemas.identity import Caller
 
 __all__ = ["MAX_METADATA_BYTES", "PLANS", "Plan", "PlanLimits", "check_metadata"]
@@ -85,6 +86,10 @@ def check_metadata(metadata: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(metadata, Mapping):
         raise InvalidRequestError(f"metadata must be a JSON object, not {type(metadata).__name__}")
+    try:
+        check_json(dict(metadata))  # depth, NaN, NUL: before json.dumps walks it
+    except ValueError as error:
+        raise InvalidRequestError(f"metadata must be JSON: {error}") from None
     for key in metadata:
         if not isinstance(key, str) or not METADATA_KEY_PATTERN.fullmatch(key):
             raise InvalidRequestError(

@@ -15,18 +15,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import ArtifactNotFoundError, SessionSealedError, VersionNotFoundError
+from artifact_hub.errors import (
+    ArtifactNotFoundError,
+    InvalidRequestError,
+    SessionSealedError,
+    VersionNotFoundError,
+)
 from artifact_hub.index import tables as t
 from artifact_hub.index.projector import lock_artifact
 from artifact_hub.index.queries import IndexReader
+from artifact_hub.schemas.fields import JsonObject, Labels
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import Lineage
 from artifact_hub.service.plans import PlanLimits, check_metadata
 
 __all__ = ["WriteRules"]
+
+_LABELS: TypeAdapter[dict[str, Any] | None] = TypeAdapter(Labels | None)
+_METRICS: TypeAdapter[dict[str, Any] | None] = TypeAdapter(JsonObject | None)
 
 
 class WriteRules:
@@ -45,6 +55,20 @@ class WriteRules:
     def metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
         """The metadata, checked (keys and size; ``invalid_request`` otherwise)."""
         return check_metadata(metadata)
+
+    @staticmethod
+    def values(labels: dict[str, Any] | None, metrics: dict[str, Any] | None) -> None:
+        """Labels and metrics hold JSON every index stores alike (``invalid_request``).
+
+        No NaN or infinity (on SQLite it would be stored and break every later metric
+        search of the tenant), no NUL byte or lone surrogate, no deep nesting; label keys
+        of 1 to 128 characters. The limits are those of the API's bodies (schemas/fields.py).
+        """
+        for where, adapter, value in (("labels", _LABELS, labels), ("metrics", _METRICS, metrics)):
+            try:
+                adapter.validate_python(value)
+            except ValidationError as error:
+                raise InvalidRequestError(f"{where}: {error.errors()[0]['msg']}") from None
 
     def size(self, caller: Caller, size: int, path_limit: int | None = None) -> None:
         """``size`` bytes fit the plan and the path's own limit (else ``file_too_large``)."""

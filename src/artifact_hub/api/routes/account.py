@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from artifact_hub.api.deps import CallerDep, HubDep
+from artifact_hub.api.errors import errors
 from artifact_hub.schemas.api import WhoAmI
 
 __all__ = ["router"]
@@ -12,7 +13,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["account"])
 
 
-@router.get("/whoami")
+@router.get("/whoami", responses=errors())
 async def whoami(hub: HubDep, caller: CallerDep) -> WhoAmI:
     """The tenant, agent, groups, namespace and plan of the key."""
     tenant = await hub.accounts.get_tenant(caller.tenant_id)

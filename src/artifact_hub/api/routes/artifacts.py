@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from artifact_hub.api.deps import CallerDep, HubDep
+from artifact_hub.api.errors import errors
 from artifact_hub.api.ingest import read_incoming
 from artifact_hub.api.routes.common import content_response, json_response
 from artifact_hub.errors import InvalidRequestError
@@ -22,9 +23,10 @@ from artifact_hub.schemas.api import (
     UpdateArtifact,
 )
 from artifact_hub.schemas.artifacts import Access, Artifact
+from artifact_hub.schemas.fields import MAX_INT32, MAX_OFFSET
 from artifact_hub.service.artifacts import TTL
 
-__all__ = ["UPLOAD_DOC", "ListParams", "list_params", "router", "ttl_of"]
+__all__ = ["CONTENT_RESPONSES", "UPLOAD_DOC", "ListParams", "list_params", "router", "ttl_of"]
 
 router = APIRouter(prefix="/v1", tags=["artifacts"])
 
@@ -60,6 +62,15 @@ UPLOAD_DOC: dict[str, Any] = {
 }
 
 
+_WRITE = errors(400, 403, 404, 409, 410)
+CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    304: {"description": "If-None-Match named the ETag: not modified, no body."},
+    **errors(404, 410),
+}
+"""The answers of a content download (its type is the artifact's own)."""
+
+
 def ttl_of(body: CreateArtifact) -> TTL:
     """The TTL a create body asks for (None: the hub's default)."""
     if body.never_expires and body.ttl_seconds is not None:
@@ -72,7 +83,7 @@ def ttl_of(body: CreateArtifact) -> TTL:
     status_code=201,
     response_model=Artifact,
     openapi_extra=UPLOAD_DOC,
-    responses={201: {"model": Artifact}},
+    responses={201: {"model": Artifact}, **errors(400, 403, 409, 413)},
 )
 async def create_artifact(request: Request, hub: HubDep, caller: CallerDep) -> Response:
     """Upload an artifact: a multipart ``file`` part (500 MB) or JSON base64 (10 MB)."""
@@ -116,9 +127,17 @@ class ListParams:
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    """The moment in UTC (naive: read as UTC); a moment UTC cannot hold is refused."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        # Converted here, not when bound to SQL: 0001-01-01T00:00+14:00 is before year 1 in
+        # UTC, an OverflowError there (a 500) rather than this 400.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequestError(f"{moment.isoformat()} is out of range in UTC") from None
 
 
 def _json_or_str(value: str) -> Any:
@@ -155,7 +174,7 @@ def list_params(
     include_deleted: bool = False,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
-    offset: Annotated[int | None, Query(ge=0)] = None,
+    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
 ) -> ListParams:
     """The filters of ``GET /v1/artifacts`` (``label.<k>=v`` and ``metadata.<k>=v`` too)."""
     meta = _pairs(request, "metadata.")
@@ -198,13 +217,13 @@ async def _list(hub: HubDep, caller: CallerDep, params: ListParams) -> Response:
     return json_response(ArtifactList(data=page.items, next_cursor=page.next_cursor))
 
 
-@router.get("/artifacts", response_model=ArtifactList)
+@router.get("/artifacts", response_model=ArtifactList, responses=errors(400))
 async def list_artifacts(hub: HubDep, caller: CallerDep, params: ListQuery) -> Response:
     """What the caller owns or was shared with, newest first, in every namespace."""
     return await _list(hub, caller, params)
 
 
-@router.get("/shared", response_model=ArtifactList)
+@router.get("/shared", response_model=ArtifactList, responses=errors(400))
 async def list_shared(hub: HubDep, caller: CallerDep, params: ListQuery) -> Response:
     """Artifacts shared with the caller (not its own), newest first."""
     shared = ListParams(
@@ -219,13 +238,13 @@ async def list_shared(hub: HubDep, caller: CallerDep, params: ListQuery) -> Resp
 # ---------------------------------------------------------------------------- one artifact
 
 
-@router.get("/artifacts/{artifact_id}", response_model=Artifact)
+@router.get("/artifacts/{artifact_id}", response_model=Artifact, responses=errors(404, 410))
 async def get_artifact(artifact_id: str, hub: HubDep, caller: CallerDep) -> Response:
     """The artifact's metadata."""
     return json_response(await hub.service.get(caller, artifact_id))
 
 
-@router.patch("/artifacts/{artifact_id}", response_model=Artifact)
+@router.patch("/artifacts/{artifact_id}", response_model=Artifact, responses=_WRITE)
 async def update_artifact(
     artifact_id: str, body: UpdateArtifact, hub: HubDep, caller: CallerDep
 ) -> Response:
@@ -250,7 +269,7 @@ async def update_artifact(
     return json_response(artifact)
 
 
-@router.delete("/artifacts/{artifact_id}", response_model=Artifact)
+@router.delete("/artifacts/{artifact_id}", response_model=Artifact, responses=_WRITE)
 async def delete_artifact(artifact_id: str, hub: HubDep, caller: CallerDep) -> Response:
     """Soft-delete every version; a second delete answers 410 ``artifact_already_deleted``."""
     return json_response(await hub.service.delete(caller, artifact_id))
@@ -259,40 +278,40 @@ async def delete_artifact(artifact_id: str, hub: HubDep, caller: CallerDep) -> R
 @router.get(
     "/artifacts/{artifact_id}/content",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses=CONTENT_RESPONSES,
 )
 async def download(
     artifact_id: str,
     request: Request,
     hub: HubDep,
     caller: CallerDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> Response:
     """The bytes (streamed), with ``ETag``, ``X-Artifact-Version`` and ``X-Content-SHA256``."""
     return await content_response(request, hub, caller, artifact_id, version)
 
 
-@router.post("/artifacts/{artifact_id}/share", response_model=Access)
+@router.post("/artifacts/{artifact_id}/share", response_model=Access, responses=_WRITE)
 async def share(artifact_id: str, body: ShareRequest, hub: HubDep, caller: CallerDep) -> Response:
     """Give agents and groups read access (owner or admin only)."""
     access = await hub.service.share(caller, artifact_id, agents=body.agents, groups=body.groups)
     return json_response(access)
 
 
-@router.post("/artifacts/{artifact_id}/unshare", response_model=Access)
+@router.post("/artifacts/{artifact_id}/unshare", response_model=Access, responses=_WRITE)
 async def unshare(artifact_id: str, body: ShareRequest, hub: HubDep, caller: CallerDep) -> Response:
     """Take read access back from agents and groups (owner or admin only)."""
     access = await hub.service.unshare(caller, artifact_id, agents=body.agents, groups=body.groups)
     return json_response(access)
 
 
-@router.get("/artifacts/{artifact_id}/access", response_model=Access)
+@router.get("/artifacts/{artifact_id}/access", response_model=Access, responses=errors(404, 410))
 async def access(artifact_id: str, hub: HubDep, caller: CallerDep) -> Response:
     """Who the artifact is shared with."""
     return json_response(await hub.service.access(caller, artifact_id))
 
 
-@router.post("/artifacts/{artifact_id}/extend-ttl", response_model=Artifact)
+@router.post("/artifacts/{artifact_id}/extend-ttl", response_model=Artifact, responses=_WRITE)
 async def extend_ttl(artifact_id: str, body: ExtendTTL, hub: HubDep, caller: CallerDep) -> Response:
     """Expire ``ttl_seconds`` from now, or never (owner or admin only)."""
     if body.never == (body.ttl_seconds is not None):

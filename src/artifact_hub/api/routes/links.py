@@ -6,14 +6,16 @@ credential, checked by :class:`~artifact_hub.service.links.LinkService` before a
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from artifact_hub.api.deps import CallerDep, HubDep
+from artifact_hub.api.errors import errors
 from artifact_hub.api.routes.common import json_response
 from artifact_hub.schemas.api import CreateLink, Link, SignedUrl
+from artifact_hub.schemas.fields import MAX_INT32
 from artifact_hub.service.links import Opened
 from artifact_hub.storage.base import content_disposition
 
@@ -44,7 +46,18 @@ def stream_response(opened: Opened) -> StreamingResponse:
     )
 
 
-@router.post("/v1/artifacts/{artifact_id}/links", status_code=201, response_model=Link)
+_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    **errors(400, 403, 404, 410, public=True),
+}
+
+
+@router.post(
+    "/v1/artifacts/{artifact_id}/links",
+    status_code=201,
+    response_model=Link,
+    responses=errors(400, 403, 404, 409, 410),
+)
 async def create_link(
     artifact_id: str, hub: HubDep, caller: CallerDep, body: CreateLink | None = None
 ) -> Response:
@@ -56,14 +69,14 @@ async def create_link(
     return json_response(link, status_code=201)
 
 
-@router.delete("/v1/links/{link_id}", status_code=204)
+@router.delete("/v1/links/{link_id}", status_code=204, responses=errors(403, 404, 409))
 async def revoke_link(link_id: str, hub: HubDep, caller: CallerDep) -> Response:
     """Revoke a link; its URL then answers 404 ``link_not_found``."""
     await hub.links.revoke_link(caller, link_id)
     return Response(status_code=204)
 
 
-@router.get("/l/{link_id}", tags=["public"])
+@router.get("/l/{link_id}", tags=["public"], response_class=StreamingResponse, responses=_STREAM)
 async def follow_link(
     link_id: str, hub: HubDep, exp: str | None = None, sig: str | None = None
 ) -> StreamingResponse:
@@ -71,13 +84,17 @@ async def follow_link(
     return stream_response(await hub.links.resolve(link_id, exp, sig))
 
 
-@router.get("/v1/artifacts/{artifact_id}/download-url", response_model=SignedUrl)
+@router.get(
+    "/v1/artifacts/{artifact_id}/download-url",
+    response_model=SignedUrl,
+    responses=errors(400, 404, 410),
+)
 async def download_url(
     artifact_id: str,
     hub: HubDep,
     caller: CallerDep,
-    expires_in: Annotated[int | None, Query(ge=1)] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    expires_in: Annotated[int | None, Query(ge=1)] = None,  # at most 7 days: the service
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> Response:
     """A URL that downloads without an API key (default 1 hour, at most 7 days)."""
     signed = await hub.links.download_url(
@@ -88,7 +105,12 @@ async def download_url(
 
 # ``version`` is a string on purpose: it is checked against the signature before it is parsed,
 # so an altered byte there is 403 like anywhere else in the URL, not a validation error.
-@router.get("/v1/signed/{artifact_id}/{version}", tags=["public"])
+@router.get(
+    "/v1/signed/{artifact_id}/{version}",
+    tags=["public"],
+    response_class=StreamingResponse,
+    responses=_STREAM,
+)
 async def signed_download(
     artifact_id: str,
     version: str,

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from artifact_hub.api.deps import CallerDep, HubDep
+from artifact_hub.api.errors import errors
 from artifact_hub.api.routes.artifacts import _pairs, _utc
 from artifact_hub.api.routes.common import json_response
 from artifact_hub.errors import InvalidRequestError
@@ -27,7 +28,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
-@router.get("/search", response_model=SearchResults)
+@router.get("/search", response_model=SearchResults, responses=errors(400, 501))
 async def search(
     hub: HubDep,
     caller: CallerDep,

@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from artifact_hub.api.deps import CallerDep, HubDep
+from artifact_hub.api.errors import errors
 from artifact_hub.api.ingest import read_incoming
-from artifact_hub.api.routes.artifacts import UPLOAD_DOC
+from artifact_hub.api.routes.artifacts import CONTENT_RESPONSES, UPLOAD_DOC
 from artifact_hub.api.routes.common import content_response, json_response
 from artifact_hub.errors import InvalidRequestError
 from artifact_hub.schemas.api import VersionList
 from artifact_hub.schemas.artifacts import Artifact
+from artifact_hub.schemas.fields import MAX_INT32
 
 __all__ = ["router"]
 
@@ -23,10 +25,16 @@ _VERSION_FIELDS = frozenset({"content_base64", "content_type", "metadata", "sha2
 # Sent by clients that reuse their create body; accepted and ignored.
 _IGNORED_FIELDS = frozenset({"name", "namespace", "session_id"})
 
-VersionPath = Annotated[int, Path(ge=1)]
+VersionPath = Annotated[int, Path(ge=1, le=MAX_INT32)]
 
 
-@router.post("", status_code=201, response_model=Artifact, openapi_extra=UPLOAD_DOC)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Artifact,
+    openapi_extra=UPLOAD_DOC,
+    responses=errors(400, 403, 404, 409, 410, 413),
+)
 async def add_version(
     artifact_id: str, request: Request, hub: HubDep, caller: CallerDep
 ) -> Response:
@@ -51,7 +59,7 @@ async def add_version(
     return json_response(artifact, status_code=201)
 
 
-@router.get("", response_model=VersionList)
+@router.get("", response_model=VersionList, responses=errors(404, 410))
 async def list_versions(artifact_id: str, hub: HubDep, caller: CallerDep) -> Response:
     """Every live version, oldest first."""
     rows = await hub.service.versions(caller, artifact_id)
@@ -61,7 +69,7 @@ async def list_versions(artifact_id: str, hub: HubDep, caller: CallerDep) -> Res
 @router.get(
     "/{version}/content",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses=CONTENT_RESPONSES,
 )
 async def version_content(
     artifact_id: str, version: VersionPath, request: Request, hub: HubDep, caller: CallerDep
@@ -70,7 +78,12 @@ async def version_content(
     return await content_response(request, hub, caller, artifact_id, version)
 
 
-@router.delete("/{version}", status_code=204, response_class=Response)
+@router.delete(
+    "/{version}",
+    status_code=204,
+    response_class=Response,
+    responses=errors(400, 403, 404, 409, 410),
+)
 async def delete_version(
     artifact_id: str, version: VersionPath, hub: HubDep, caller: CallerDep
 ) -> Response:
