@@ -158,8 +158,19 @@ def serve(
         f"index={settings.resolved_database_url}  blobs={blobs}  events={settings.event_bus}  "
         f"workers={count}"
     )
+    # Read timeouts and a connection cap (api/server.py: uvicorn has no header timeout).
+    from artifact_hub.api import server
+
+    server.configure(server.ServerLimits.from_settings(settings))
+    server.raise_fd_limit()
+    limits: dict[str, Any] = {
+        "http": server.PROTOCOL,
+        "timeout_keep_alive": settings.server_keep_alive_seconds,
+    }
     if count == 1:
-        uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(hub), host=settings.host, port=settings.port, log_level="info", **limits
+        )
         return
     # Several processes: everything they would otherwise race for is done here, once: the
     # migrations, the bootstrap key (above) and the embedded signing key. Each worker then
@@ -177,6 +188,7 @@ def serve(
         port=settings.port,
         workers=count,
         log_level="info",
+        **limits,
     )
 
 
