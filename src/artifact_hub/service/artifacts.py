@@ -234,29 +234,35 @@ class ArtifactService:
         max_size = await self._precheck_size(caller, content, max_size)
         blob = await self._store(content, expected_sha256, max_size)
         now = datetime.now(UTC)
-        event = ArtifactCreated(
-            tenant_id=caller.tenant_id,
-            actor=caller.agent_id,
-            source=self.source,
-            occurred_at=now,
-            artifact_id=artifact_id or new_artifact_id(),
-            name=name or _default_name(content),
-            namespace=namespace or caller.namespace,
-            agent_id=caller.agent_id,
-            session_id=session_id,
-            kind=kind,
-            content_type=content_type,
-            sha256=blob.sha256,
-            size_bytes=blob.size,
-            metadata=metadata or {},
-            labels=labels or {},
-            tags=list(tags),
-            metrics=metrics or {},
-            pinned=pinned,
-            expires_at=self._plan_expiry(caller, ttl, now),
-            lineage=lineage,
-            **scope,
-        )
+        try:
+            event = ArtifactCreated(
+                tenant_id=caller.tenant_id,
+                actor=caller.agent_id,
+                source=self.source,
+                occurred_at=now,
+                artifact_id=artifact_id or new_artifact_id(),
+                name=name or _default_name(content),
+                namespace=namespace or caller.namespace,
+                agent_id=caller.agent_id,
+                session_id=session_id,
+                kind=kind,
+                content_type=content_type,
+                sha256=blob.sha256,
+                size_bytes=blob.size,
+                metadata=metadata or {},
+                labels=labels or {},
+                tags=list(tags),
+                metrics=metrics or {},
+                pinned=pinned,
+                expires_at=self._plan_expiry(caller, ttl, now),
+                lineage=lineage,
+                **scope,
+            )
+        except BaseException:
+            # A field the event refuses (a name over 1,024 characters, ...): the bytes just
+            # stored would otherwise stay with no version pointing at them.
+            await self._drop_blob(blob)
+            raise
 
         async def build(conn: AsyncConnection) -> EventBase:
             if session_id:
@@ -882,11 +888,15 @@ class ArtifactService:
         try:
             await self._commit(build)
         except BaseException:
-            if blob.created:
-                # Shielded: a cancelled request must still not leave unreferenced bytes.
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self.collect_blob(blob.sha256))
+            await self._drop_blob(blob)
             raise
+
+    async def _drop_blob(self, blob: BlobInfo) -> None:
+        """Remove a blob this write created, unless a version points at it meanwhile."""
+        if blob.created:
+            # Shielded: a cancelled request must still not leave unreferenced bytes.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.collect_blob(blob.sha256))
 
     def _expiry(self, ttl: TTL, now: datetime) -> datetime | None:
         if ttl == "never":
