@@ -162,7 +162,13 @@ class Hub:
         """Download links and signed download URLs."""
         from artifact_hub.service.links import LinkService
 
-        return LinkService(self.db, self.service, self.signer, self.settings.resolved_public_url)
+        return LinkService(
+            self.db,
+            self.service,
+            self.signer,
+            self.settings.resolved_public_url,
+            store_url_max_ttl=timedelta(seconds=self.settings.s3_download_url_max_seconds),
+        )
 
     @cached_property
     def uploads(self) -> UploadService:
