@@ -45,6 +45,7 @@ async def test_unreferenced_blobs_go_after_the_grace_only(hub: Hub) -> None:
 
 
 async def test_the_background_scan_waits_for_its_interval(hub: Hub) -> None:
+    await hub.service.push(ME, b"an index with something in it", ttl="never")
     orphan = await hub.blobs.put(_chunks(b"another orphan"))
     later = datetime.now(UTC) + timedelta(days=2)
     first = await hub.sweeper.run_once(now=later)  # never scanned: due
@@ -54,6 +55,14 @@ async def test_the_background_scan_waits_for_its_interval(hub: Hub) -> None:
     second = await hub.sweeper.run_once(now=later)  # scanned a moment ago: not due
     assert second.orphan_blobs_removed == 0
     assert await hub.blobs.exists(orphan.sha256)
+
+
+async def test_an_empty_index_collects_no_blob(hub: Hub) -> None:
+    """An index with no artifact (being rebuilt, or pointed at another hub's store)."""
+    stored = await hub.blobs.put(_chunks(b"someone else's blob"))
+    report = await hub.sweeper.run_once(now=datetime.now(UTC) + timedelta(days=2), orphans=True)
+    assert report.orphan_blobs_removed == 0
+    assert await hub.blobs.exists(stored.sha256)
 
 
 async def test_a_refused_name_leaves_no_blob(hub: Hub) -> None:

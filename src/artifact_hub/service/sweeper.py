@@ -165,6 +165,14 @@ class Sweeper:
     async def _collect_orphan_blobs(self, cutoff: datetime) -> SweptBytes:
         """Remove the blobs stored before ``cutoff`` that no version references."""
         swept = SweptBytes()
+        async with self.hub.db.connect() as conn:
+            indexed = await conn.scalar(select(t.artifacts.c.artifact_id).limit(1))
+        if indexed is None:
+            # An index with no artifact at all (not even a purged one's tombstone) next to a
+            # store with blobs is an index being rebuilt or pointed at another hub's store:
+            # every blob would look orphaned. Collect nothing rather than everything.
+            log.warning("sweep: the index has no artifacts; orphan blobs are not collected")
+            return swept
         try:
             listing = self.hub.blobs.list_blobs()
         except NotImplementedError:
