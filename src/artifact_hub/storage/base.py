@@ -409,6 +409,8 @@ class _TempFile:
             self._file.flush()
             if durable:
                 os.fsync(self._file.fileno())
+            if os.name != "posix":  # pragma: no cover - no flock there, and an open file
+                self._file.close()  # could not be renamed
 
     def discard(self) -> None:
         with self._lock:
