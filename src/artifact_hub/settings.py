@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["HubSettings"]
@@ -177,6 +177,73 @@ class HubSettings(BaseSettings):
         ge=0,
         description="Bytes of a text-like artifact's content that search indexes.",
     )
+    server_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description=(
+            "`serve`: seconds a client has from connecting (or from the first byte of a next "
+            "request) to the end of its headers; then 408 and the connection is closed."
+        ),
+    )
+    server_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description=(
+            "`serve`: the longest pause between two pieces of a request body; a stalled "
+            "upload is closed."
+        ),
+    )
+    server_keep_alive_seconds: int = Field(
+        default=5, ge=1, le=3600, description="`serve`: idle keep-alive connections close after it."
+    )
+    server_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "`serve`: open connections per worker process; past it a new connection closes "
+            "the oldest one waiting for a request (half-sent or idle), never one being served."
+        ),
+    )
+    upload_url_ttl_seconds: int = Field(
+        default=3600, ge=1, le=7 * 24 * 3600, description="How long a presigned upload URL works."
+    )
+    upload_complete_grace_seconds: int = Field(
+        default=3600,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long after its URL's expiry an upload may still be completed.",
+    )
+    s3_download_url_max_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=7 * 24 * 3600,
+        description=(
+            "S3: the longest a presigned download URL straight to the bucket may live; a "
+            "longer download-url is the hub's own signed URL, which checks the artifact "
+            "before redirecting to a fresh presigned one."
+        ),
+    )
+    orphan_grace_seconds: float = Field(
+        default=24 * 3600,
+        gt=0,
+        description=(
+            "Age after which stored bytes that nothing references are collected: blobs no "
+            "version points at, staged uploads and S3 multipart uploads. Must be longer "
+            "than an upload's whole life (upload_url_ttl_seconds + "
+            "upload_complete_grace_seconds) and than s3_download_url_max_seconds."
+        ),
+    )
+    orphan_scan_interval_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description=(
+            "How often the background sweeper lists the store for orphans (the `sweep` "
+            "command always does)."
+        ),
+    )
     bootstrap_tenant: str = Field(
         default="default", description="Tenant that serve creates (with a key) on an empty hub."
     )
@@ -187,6 +254,21 @@ class HubSettings(BaseSettings):
         if isinstance(value, str) and value.strip().lower() in {"", "never", "none", "null"}:
             return None
         return value
+
+    @model_validator(mode="after")
+    def _orphan_grace_outlives_urls(self) -> HubSettings:
+        # Bytes an upload wrote are referenced only once it completes, up to an upload's
+        # whole life after its URL was issued: collecting them sooner would break it.
+        upload_life = self.upload_url_ttl_seconds + self.upload_complete_grace_seconds
+        longest = max(upload_life, self.s3_download_url_max_seconds)
+        if self.orphan_grace_seconds <= longest:
+            raise ValueError(
+                f"orphan_grace_seconds ({self.orphan_grace_seconds:g}) must be longer than "
+                f"any signed URL's life: upload_url_ttl_seconds + "
+                f"upload_complete_grace_seconds ({upload_life}) and "
+                f"s3_download_url_max_seconds ({self.s3_download_url_max_seconds})"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -61,6 +61,11 @@ def test_sweep_expires_and_purges(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "purged": 0,
         "blobs_removed": 0,
         "idempotency_keys_dropped": 0,
+        "uploads_removed": 0,
+        "spool_files_removed": 0,
+        "staging_removed": 0,
+        "orphan_blobs_removed": 0,
+        "orphan_bytes_removed": 0,
     }
     time.sleep(1.1)
     code, out = run("sweep", "--data-dir", str(data))

@@ -169,8 +169,12 @@ async def acenta(sdk_env: LiveHub) -> Any:
 
 
 async def _fetch(url: str) -> httpx.Response:
-    """GET a URL without the API key, as an external system would."""
-    async with httpx.AsyncClient() as http:
+    """GET a URL without the API key, as an external system would.
+
+    Redirects are followed: on S3 a download URL longer than the store's cap is the hub's,
+    which answers 307 to a short presigned GET once it has checked the artifact.
+    """
+    async with httpx.AsyncClient(follow_redirects=True) as http:
         return await http.get(url)
 
 

@@ -231,6 +231,18 @@ async def test_link_follows_the_latest_version_or_pins_one(api: Api) -> None:
 # --------------------------------------------------------------------- signed downloads
 
 
+async def _download(api: Api, url: str) -> httpx.Response:
+    """GET a hub-signed URL; on S3 follow its redirect to the bucket (checked first)."""
+    response = await api.http.get(url)
+    if api.on_s3 and response.status_code == 307:
+        location = response.headers["location"]
+        assert parse_qs(urlsplit(location).query)["X-Amz-Expires"] == ["60"]
+        assert response.headers["cache-control"] == "no-store"
+        async with httpx.AsyncClient() as outside:
+            return await outside.get(location)
+    return response
+
+
 async def test_signed_download_url_works_without_a_key(api: Api) -> None:
     artifact_id = await api.push(content_type="text/plain")
     response = await api.http.get(f"/v1/artifacts/{artifact_id}/download-url", headers=api.auth())
@@ -238,19 +250,42 @@ async def test_signed_download_url_works_without_a_key(api: Api) -> None:
     signed = response.json()
     expires = datetime.fromisoformat(signed["expires_at"])
     assert abs(expires - datetime.now(UTC) - timedelta(hours=1)) < timedelta(seconds=5)
-    if api.on_s3:
-        query = parse_qs(urlsplit(signed["url"]).query)
-        assert query["X-Amz-Expires"] == ["3600"]
-        assert "X-Amz-Signature" in query
-        assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
-        async with httpx.AsyncClient() as outside:
-            download = await outside.get(signed["url"])
-    else:
-        assert urlsplit(signed["url"]).path == f"/v1/signed/{artifact_id}/1"
-        download = await api.http.get(signed["url"])
+    # An hour is longer than a URL straight to S3 may live (15 minutes): the hub's own URL,
+    # which on S3 redirects to a one-minute presigned GET after checking the artifact.
+    assert urlsplit(signed["url"]).path == f"/v1/signed/{artifact_id}/1"
+    download = await _download(api, signed["url"])
     assert download.status_code == 200
     assert download.content == DATA
     assert "report.txt" in download.headers.get("content-disposition", "")
+
+
+async def test_short_download_url_on_s3_is_presigned(api: Api) -> None:
+    artifact_id = await api.push(content_type="text/plain")
+    response = await api.http.get(
+        f"/v1/artifacts/{artifact_id}/download-url",
+        params={"expires_in": 900},
+        headers=api.auth(),
+    )
+    signed = response.json()
+    if not api.on_s3:
+        assert urlsplit(signed["url"]).path == f"/v1/signed/{artifact_id}/1"
+        return
+    query = parse_qs(urlsplit(signed["url"]).query)
+    assert query["X-Amz-Expires"] == ["900"]
+    assert "X-Amz-Signature" in query
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    async with httpx.AsyncClient() as outside:
+        download = await outside.get(signed["url"])
+    assert download.status_code == 200
+    assert download.content == DATA
+    assert "report.txt" in download.headers.get("content-disposition", "")
+    # One second over the cap: the hub's URL instead.
+    longer = await api.http.get(
+        f"/v1/artifacts/{artifact_id}/download-url",
+        params={"expires_in": 901},
+        headers=api.auth(),
+    )
+    assert urlsplit(longer.json()["url"]).path == f"/v1/signed/{artifact_id}/1"
 
 
 async def test_signed_download_url_bounds(api: Api) -> None:
@@ -272,7 +307,7 @@ async def test_one_altered_byte_of_a_hub_signed_url_is_forbidden(api: Api, part:
     artifact_id = await api.push()
     signed = api.hub.signer.sign("GET", f"/v1/signed/{artifact_id}/1", 600)
     url = signed.url("http://testserver")
-    assert (await api.http.get(url)).content == DATA
+    assert (await _download(api, url)).content == DATA
     # "id" alters the version segment here (the last one); see below for the artifact id.
     assert _error(await api.http.get(_alter(url, part))) == (403, "forbidden")
 

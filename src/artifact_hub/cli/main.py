@@ -158,8 +158,19 @@ def serve(
         f"index={settings.resolved_database_url}  blobs={blobs}  events={settings.event_bus}  "
         f"workers={count}"
     )
+    # Read timeouts and a connection cap (api/server.py: uvicorn has no header timeout).
+    from artifact_hub.api import server
+
+    server.configure(server.ServerLimits.from_settings(settings))
+    server.raise_fd_limit()
+    limits: dict[str, Any] = {
+        "http": server.PROTOCOL,
+        "timeout_keep_alive": settings.server_keep_alive_seconds,
+    }
     if count == 1:
-        uvicorn.run(create_app(hub), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(hub), host=settings.host, port=settings.port, log_level="info", **limits
+        )
         return
     # Several processes: everything they would otherwise race for is done here, once: the
     # migrations, the bootstrap key (above) and the embedded signing key. Each worker then
@@ -177,6 +188,7 @@ def serve(
         port=settings.port,
         workers=count,
         log_level="info",
+        **limits,
     )
 
 
@@ -345,12 +357,12 @@ def index_rebuild(
 
 @app.command(rich_help_panel="Hub")
 def sweep(data_dir: DataDir = None, as_json: AsJson = False) -> None:
-    """Run one sweeper pass: expire, purge after retention, collect blobs, drop old keys."""
+    """Run one sweeper pass: expire, purge, collect blobs and what crashes left, drop old keys."""
     settings = _settings(data_dir).model_copy(update={"sweep_enabled": False})
 
     async def run() -> Any:
         async with _hub(settings) as hub:
-            return await hub.sweeper.run_once()
+            return await hub.sweeper.run_once(orphans=True)
 
     report = _run(run())
     if as_json:
@@ -359,7 +371,12 @@ def sweep(data_dir: DataDir = None, as_json: AsJson = False) -> None:
         console.print(
             f"expired {report.expired}  purged {report.purged}  "
             f"blobs removed {report.blobs_removed}  "
-            f"idempotency keys dropped {report.idempotency_keys_dropped}"
+            f"idempotency keys dropped {report.idempotency_keys_dropped}  "
+            f"uploads removed {report.uploads_removed}  "
+            f"spool files removed {report.spool_files_removed}  "
+            f"staging removed {report.staging_removed}  "
+            f"orphan blobs removed {report.orphan_blobs_removed}  "
+            f"orphan bytes removed {report.orphan_bytes_removed}"
         )
 
 

@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 from collections.abc import Coroutine
+from datetime import timedelta
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,8 @@ def build_blob_store(settings: HubSettings) -> BlobStore:
             aws_access_key_id=settings.s3_access_key_id,
             aws_secret_access_key=settings.s3_secret_access_key,
             prefix=settings.s3_prefix,
+            # In the data folder, not /tmp: the next start finds what a killed process left.
+            spool_dir=settings.data_dir / "spool",
         )
     return LocalBlobStore(settings.resolved_blob_dir)
 
@@ -159,7 +162,13 @@ class Hub:
         """Download links and signed download URLs."""
         from artifact_hub.service.links import LinkService
 
-        return LinkService(self.db, self.service, self.signer, self.settings.resolved_public_url)
+        return LinkService(
+            self.db,
+            self.service,
+            self.signer,
+            self.settings.resolved_public_url,
+            store_url_max_ttl=timedelta(seconds=self.settings.s3_download_url_max_seconds),
+        )
 
     @cached_property
     def uploads(self) -> UploadService:
@@ -171,6 +180,8 @@ class Hub:
             self.service,
             self.signer,
             self.settings.resolved_public_url,
+            url_ttl=timedelta(seconds=self.settings.upload_url_ttl_seconds),
+            complete_grace=timedelta(seconds=self.settings.upload_complete_grace_seconds),
         )
 
     @cached_property
@@ -191,6 +202,10 @@ class Hub:
         ensure = getattr(self.blobs, "ensure_bucket", None)
         if ensure is not None:
             await ensure()
+        # What a killed process was writing (its lock died with it); live writers' files stay.
+        stale = await self.blobs.remove_stale_spool()
+        if stale.count:
+            log.info("removed %d stale spool files (%d bytes)", stale.count, stale.bytes)
         await self.indexer.prepare()  # pgvector, when PostgreSQL has it
         if self.settings.run_relay:
             self.relay.start()

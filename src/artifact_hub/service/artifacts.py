@@ -898,11 +898,15 @@ class ArtifactService:
         try:
             await self._commit(build)
         except BaseException:
-            if blob.created:
-                # Shielded: a cancelled request must still not leave unreferenced bytes.
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self.collect_blob(blob.sha256))
+            await self._drop_blob(blob)
             raise
+
+    async def _drop_blob(self, blob: BlobInfo) -> None:
+        """Remove a blob this write created, unless a version points at it meanwhile."""
+        if blob.created:
+            # Shielded: a cancelled request must still not leave unreferenced bytes.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.collect_blob(blob.sha256))
 
     def _expiry(self, ttl: TTL, now: datetime) -> datetime | None:
         if ttl == "never":

@@ -1,30 +1,44 @@
 """Download links (``/l/<link_id>``) and signed download URLs.
 
 A **link** is a row in ``links`` plus a signed URL: the signature makes it unguessable and
-tamper-evident, the row makes it revocable. A **signed download URL** has no row: on S3 it is
-the store's own presigned GET, elsewhere a hub URL ``/v1/signed/<id>/<version>`` signed with
-the hub's secret (see :mod:`artifact_hub.service.signing`). Both work without an API key.
+tamper-evident, the row makes it revocable. A **signed download URL** has no row: on S3, for
+lifetimes up to ``s3_download_url_max_seconds`` (15 minutes by default), it is the store's
+own presigned GET; otherwise it is a hub URL ``/v1/signed/<id>/<version>`` signed with the
+hub's secret (see :mod:`artifact_hub.service.signing`), which checks the artifact at every use
+and on S3 then redirects to a fresh, short presigned GET. So no URL reads a deleted artifact's
+bytes from the bucket for longer than that cap. Both work without an API key.
+
+A link acts with its creator's current read access, checked at every use (see
+:meth:`LinkService.resolve`): a link made by an agent the artifact was shared with stops
+working when the share is withdrawn, and works again if it is given back. Checking at use
+time rather than revoking the links at ``unshare`` also covers the other ways access ends (a
+group taken off the creator's keys, the creator's keys revoked) without tracking which grant
+a link depended on.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from artifact_hub.errors import (
     ArtifactNotFoundError,
     InvalidRequestError,
     LinkExpiredError,
     LinkNotFoundError,
+    PermissionDeniedError,
 )
 from artifact_hub.index import tables as t
 from artifact_hub.index.database import Database
 from artifact_hub.schemas.api import DOWNLOAD_URL_MAX_SECONDS, LINK_MAX_SECONDS, Link, SignedUrl
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
 from artifact_hub.schemas.identity import Caller
+from artifact_hub.schemas.links import LinkInfo, LinkList
 from artifact_hub.service.artifacts import ArtifactService
 from artifact_hub.service.signing import UrlSigner
 
@@ -33,6 +47,8 @@ __all__ = [
     "DOWNLOAD_URL_MAX_TTL",
     "LINK_DEFAULT_TTL",
     "LINK_MAX_TTL",
+    "REDIRECT_TTL",
+    "S3_DOWNLOAD_URL_MAX_TTL",
     "LinkService",
     "Opened",
     "new_link_id",
@@ -44,6 +60,12 @@ LINK_MAX_TTL = timedelta(seconds=LINK_MAX_SECONDS)
 DOWNLOAD_URL_DEFAULT_TTL = timedelta(hours=1)
 # S3 refuses presigned URLs that live longer than 7 days; hub URLs follow the same bound.
 DOWNLOAD_URL_MAX_TTL = timedelta(seconds=DOWNLOAD_URL_MAX_SECONDS)
+S3_DOWNLOAD_URL_MAX_TTL = timedelta(minutes=15)
+"""Default cap of a presigned GET straight to the bucket (``s3_download_url_max_seconds``)."""
+REDIRECT_TTL = timedelta(seconds=60)
+"""The life of the presigned GET a hub-signed URL redirects to (followed at once)."""
+LIST_DEFAULT_LIMIT = 50
+LIST_MAX_LIMIT = 500
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 
@@ -86,15 +108,24 @@ class LinkService:
         artifacts: The artifact service (reads go through it, so its rules apply).
         signer: Signs and verifies the hub's URLs.
         public_url: The hub's base URL as clients see it.
+        store_url_max_ttl: The longest life of a presigned URL straight to the blob store;
+            a longer download URL is the hub's own.
     """
 
     def __init__(
-        self, db: Database, artifacts: ArtifactService, signer: UrlSigner, public_url: str
+        self,
+        db: Database,
+        artifacts: ArtifactService,
+        signer: UrlSigner,
+        public_url: str,
+        *,
+        store_url_max_ttl: timedelta = S3_DOWNLOAD_URL_MAX_TTL,
     ) -> None:
         self.db = db
         self.artifacts = artifacts
         self.signer = signer
         self.public_url = public_url.rstrip("/")
+        self.store_url_max_ttl = store_url_max_ttl
 
     # ------------------------------------------------------------------ links
 
@@ -200,10 +231,112 @@ class LinkService:
             raise LinkNotFoundError(f"Link {link_id} was not found.", link_id=link_id)
         if row.expires_at <= datetime.now(UTC):
             raise LinkExpiredError(f"Link {link_id} has expired.", link_id=link_id)
-        # The link speaks for its tenant, not for an agent's current grants: whoever made it
-        # could read the artifact then, and revoking the link is how access is taken back.
-        reader = Caller(tenant_id=row.tenant_id, agent_id=row.created_by, admin=True)
+        # The link reads as its creator can read now, not as it could when it made the link.
+        reader = await self._creator(row.tenant_id, row.created_by)
         return await self.artifacts.open(reader, row.artifact_id, row.version)
+
+    async def _creator(self, tenant_id: str, agent_id: str | None) -> Caller:
+        """The read access ``agent_id`` has now: the union of its live keys' grants.
+
+        Groups and the admin flag belong to API keys, so an agent reads what any of its live
+        keys could. An agent without a key of any kind in the tenant (the hub's own steps, an
+        embedded caller) and a link made without an agent keep the tenant-wide reading they
+        always had: there is no credential of theirs that could be withdrawn.
+        """
+        if agent_id is None:
+            return Caller(tenant_id=tenant_id, admin=True)
+        k = t.api_keys.c
+        async with self.db.connect() as conn:
+            keys = (
+                await conn.execute(
+                    select(k.groups, k.admin, k.revoked_at).where(
+                        and_(k.tenant_id == tenant_id, k.agent_id == agent_id)
+                    )
+                )
+            ).all()
+        if not keys:
+            return Caller(tenant_id=tenant_id, agent_id=agent_id, admin=True)
+        live = [key for key in keys if key.revoked_at is None]
+        groups = sorted({group for key in live for group in (key.groups or ())})
+        return Caller(
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            groups=tuple(groups),
+            admin=any(bool(key.admin) for key in live),
+        )
+
+    async def list_links(
+        self,
+        caller: Caller,
+        artifact_id: str,
+        *,
+        limit: int = LIST_DEFAULT_LIMIT,
+        cursor: str | None = None,
+        include_inactive: bool = False,
+    ) -> LinkList:
+        """The artifact's links, newest first, for its owner (or a tenant admin) to revoke.
+
+        Args:
+            caller: The artifact's owner or a tenant admin.
+            artifact_id: The artifact (deleted ones too: their links may still be revoked).
+            limit: Links per page (1 to 500).
+            cursor: ``next_cursor`` of the previous page.
+            include_inactive: Revoked and expired links too.
+
+        Raises:
+            ArtifactNotFoundError: Not visible to the caller.
+            PermissionDeniedError: Visible, but not the caller's (nor is it an admin).
+            InvalidRequestError: A bad ``limit`` or ``cursor``.
+        """
+        if not 1 <= limit <= LIST_MAX_LIMIT:
+            raise InvalidRequestError(f"limit must be between 1 and {LIST_MAX_LIMIT}")
+        artifact = await self.artifacts.get(caller, artifact_id, include_deleted=True)
+        if not caller.admin and artifact.agent_id != caller.agent_id:
+            raise PermissionDeniedError(
+                f"only the owner of {artifact_id} can list its links", artifact_id=artifact_id
+            )
+        c = t.links.c
+        now = datetime.now(UTC)
+        condition = and_(c.tenant_id == caller.tenant_id, c.artifact_id == artifact_id)
+        if not include_inactive:
+            condition = and_(condition, c.revoked_at.is_(None), c.expires_at > now)
+        if cursor is not None:
+            created_at, link_id = _decode_cursor(cursor)
+            condition = and_(
+                condition,
+                or_(
+                    c.created_at < created_at,
+                    and_(c.created_at == created_at, c.link_id < link_id),
+                ),
+            )
+        async with self.db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.links)
+                    .where(condition)
+                    .order_by(c.created_at.desc(), c.link_id.desc())
+                    .limit(limit + 1)
+                )
+            ).all()
+        page = rows[:limit]
+        items = [
+            LinkInfo(
+                id=row.link_id,
+                artifact_id=row.artifact_id,
+                version=row.version,
+                created_by=row.created_by,
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+                revoked_at=row.revoked_at,
+                active=row.revoked_at is None and row.expires_at > now,
+            )
+            for row in page
+        ]
+        next_cursor = None
+        if len(rows) > limit:
+            last = page[-1]
+            next_cursor = _encode_cursor(last.created_at, last.link_id)
+        return LinkList(data=items, next_cursor=next_cursor)
 
     # ------------------------------------------------------------------ signed URLs
 
@@ -232,16 +365,45 @@ class LinkService:
             what="expires_in",
         )
         artifact, row = await self._check_readable(caller, artifact_id, version)
-        url = await self.artifacts.blobs.presigned_get_url(
+        if ttl <= self.store_url_max_ttl:
+            url = await self._store_url(artifact, row, ttl)
+            if url is not None:
+                return SignedUrl(url=url, expires_at=datetime.now(UTC) + ttl)
+        # Longer than a store URL may live (or no store URL): the hub's own, which checks the
+        # artifact at each use, so deleting it ends the URL at once.
+        signed = self.signer.sign("GET", signed_path(artifact_id, row.version), ttl)
+        return SignedUrl(url=signed.url(self.public_url), expires_at=signed.expires_at)
+
+    async def _store_url(
+        self, artifact: Artifact, row: ArtifactVersion, ttl: timedelta
+    ) -> str | None:
+        return await self.artifacts.blobs.presigned_get_url(
             row.sha256,
             expires_in=ttl,
             filename=artifact.name,
             content_type=row.content_type or artifact.content_type,
         )
-        if url is not None:
-            return SignedUrl(url=url, expires_at=datetime.now(UTC) + ttl)
-        signed = self.signer.sign("GET", signed_path(artifact_id, row.version), ttl)
-        return SignedUrl(url=signed.url(self.public_url), expires_at=signed.expires_at)
+
+    async def signed_download(
+        self, artifact_id: str, version: str, exp: str | None, sig: str | None
+    ) -> Opened | str:
+        """What a hub-signed download URL serves: a short store URL to redirect to, if any.
+
+        The artifact is checked first (:meth:`open_signed`), at every use; then a store with
+        presigned URLs (S3) gets a fresh one of :data:`REDIRECT_TTL` (at most
+        ``store_url_max_ttl``) and the bytes do not pass through the hub; other stores stream.
+
+        Raises:
+            See :meth:`open_signed`.
+        """
+        artifact, row, stream = await self.open_signed(artifact_id, version, exp, sig)
+        url = await self._store_url(artifact, row, min(REDIRECT_TTL, self.store_url_max_ttl))
+        if url is None:
+            return artifact, row, stream
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        return url
 
     async def open_signed(
         self, artifact_id: str, version: str, exp: str | None, sig: str | None
@@ -288,3 +450,25 @@ def link_path(link_id: str) -> str:
 def signed_path(artifact_id: str, version: int | str) -> str:
     """The path a hub-signed download URL's signature covers."""
     return f"/v1/signed/{artifact_id}/{version}"
+
+
+def _encode_cursor(created_at: datetime, link_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{link_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, link_id) a cursor names.
+
+    Raises:
+        InvalidRequestError: It is not a cursor this endpoint gave.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, link_id = raw.split("|", 1)
+        created_at = datetime.fromisoformat(when)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidRequestError("cursor is not valid") from None
+    if created_at.tzinfo is None or not link_id:
+        raise InvalidRequestError("cursor is not valid")
+    return created_at, link_id

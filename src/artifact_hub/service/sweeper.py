@@ -13,24 +13,37 @@ Rules (docs/rest-api.md, Limits):
 - ``retention_days`` after its soft delete, or after it expired, an artifact is hard-deleted
   (``artifact.deleted`` with ``purged``); pinning does not keep a deleted artifact.
 - The blobs of a purged artifact are removed when no other version points at them. Blobs of a
-  write whose commit failed are removed by the write itself; bytes orphaned by a process that
-  died between upload and commit are not found (the blob store cannot be listed yet).
+  write whose commit failed are removed by the write itself.
 - Idempotency keys older than 24 h are dropped.
+- What a killed process left (SIGKILL runs no clean-up) is collected:
+
+  - spool files whose writer is gone (every pass, and at every start; a live writer holds a
+    lock on its file, so this is safe next to running workers);
+  - presigned uploads never completed, once their URL and the completion grace have passed
+    (their row and their staged bytes);
+  - once ``orphan_grace_seconds`` old (at most every ``orphan_scan_interval_seconds`` in the
+    background; each ``sweep`` command): staged uploads and unfinished S3 multipart uploads,
+    and blobs that no version references. The grace is longer than any upload's life (the
+    settings check it), and a write takes the blob's lock to reuse a stored blob, so nothing
+    an upload or a commit in progress still needs is collected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from dataclasses import dataclass
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from artifact_hub.errors import ArtifactHubError
 from artifact_hub.index import tables as t
+from artifact_hub.storage.base import StoredBlob, SweptBytes
 
 if TYPE_CHECKING:
     from artifact_hub.plugin.hub import Hub
@@ -42,7 +55,7 @@ log = logging.getLogger(__name__)
 _BATCH = 500
 
 
-@dataclass
+@dataclasses.dataclass
 class SweepReport:
     """What one pass did."""
 
@@ -50,6 +63,16 @@ class SweepReport:
     purged: int = 0
     blobs_removed: int = 0
     idempotency_keys_dropped: int = 0
+    uploads_removed: int = 0
+    """Presigned uploads never completed in time (row and staged bytes)."""
+    spool_files_removed: int = 0
+    """Spool files of writers that are gone."""
+    staging_removed: int = 0
+    """Staged uploads and unfinished S3 multipart uploads past the orphan grace."""
+    orphan_blobs_removed: int = 0
+    """Blobs no version referenced, past the orphan grace."""
+    orphan_bytes_removed: int = 0
+    """The bytes of all the orphans above (spool files, staging, blobs)."""
 
 
 class Sweeper:
@@ -62,9 +85,19 @@ class Sweeper:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._task: asyncio.Task[None] | None = None
+        self._last_orphan_scan: float | None = None
 
-    async def run_once(self, *, now: datetime | None = None) -> SweepReport:
-        """One pass over everything due at ``now`` (default: the current time)."""
+    async def run_once(
+        self, *, now: datetime | None = None, orphans: bool | None = None
+    ) -> SweepReport:
+        """One pass over everything due at ``now`` (default: the current time).
+
+        Args:
+            now: The time the pass acts at.
+            orphans: List the store for orphans (staging past the grace, unreferenced
+                blobs): True always, False never, None when ``orphan_scan_interval_seconds``
+                passed since the last scan of this sweeper.
+        """
         moment = now or datetime.now(UTC)
         report = SweepReport()
         service = self.hub.service
@@ -95,9 +128,80 @@ class Sweeper:
             report.blobs_removed += len(removed)
 
         report.idempotency_keys_dropped = await self.hub.idempotency.purge(now=moment)
-        if report.expired or report.purged or report.idempotency_keys_dropped:
+        await self._collect_leftovers(report, moment, orphans)
+        if any(dataclasses.astuple(report)):
             log.info("sweep: %s", report)
         return report
+
+    async def _collect_leftovers(
+        self, report: SweepReport, moment: datetime, orphans: bool | None
+    ) -> None:
+        """Spool files, stale uploads and (when due) orphans: what crashes leave."""
+        blobs = self.hub.blobs
+        spool = await blobs.remove_stale_spool()
+        report.spool_files_removed = spool.count
+        report.orphan_bytes_removed += spool.bytes
+        try:
+            uploads = self.hub.uploads
+        except ArtifactHubError:
+            uploads = None  # no signing secret here: the age-based pass below still runs
+        if uploads is not None:
+            report.uploads_removed = await uploads.sweep(moment)
+        interval = self.hub.settings.orphan_scan_interval_seconds
+        if orphans is None:
+            last = self._last_orphan_scan
+            orphans = last is None or time.monotonic() - last >= interval
+        if not orphans:
+            return
+        self._last_orphan_scan = time.monotonic()
+        cutoff = moment - timedelta(seconds=self.hub.settings.orphan_grace_seconds)
+        staging = await blobs.remove_stale_staging(cutoff)
+        report.staging_removed = staging.count
+        report.orphan_bytes_removed += staging.bytes
+        collected = await self._collect_orphan_blobs(cutoff)
+        report.orphan_blobs_removed = collected.count
+        report.orphan_bytes_removed += collected.bytes
+
+    async def _collect_orphan_blobs(self, cutoff: datetime) -> SweptBytes:
+        """Remove the blobs stored before ``cutoff`` that no version references."""
+        swept = SweptBytes()
+        async with self.hub.db.connect() as conn:
+            indexed = await conn.scalar(select(t.artifacts.c.artifact_id).limit(1))
+        if indexed is None:
+            # An index with no artifact at all (not even a purged one's tombstone) next to a
+            # store with blobs is an index being rebuilt or pointed at another hub's store:
+            # every blob would look orphaned. Collect nothing rather than everything.
+            log.warning("sweep: the index has no artifacts; orphan blobs are not collected")
+            return swept
+        try:
+            listing = self.hub.blobs.list_blobs()
+        except NotImplementedError:
+            return swept
+        batch: list[StoredBlob] = []
+        async for blob in listing:
+            if blob.modified < cutoff:
+                batch.append(blob)
+            if len(batch) >= _BATCH:
+                await self._collect_batch(batch, swept)
+                batch = []
+        if batch:
+            await self._collect_batch(batch, swept)
+        return swept
+
+    async def _collect_batch(self, batch: list[StoredBlob], swept: SweptBytes) -> None:
+        v = t.artifact_versions.c
+        async with self.hub.db.connect() as conn:
+            used = set(
+                (
+                    await conn.execute(
+                        select(v.sha256).where(v.sha256.in_([b.sha256 for b in batch])).distinct()
+                    )
+                ).scalars()
+            )
+        for blob in batch:
+            # collect_blob checks again under the blob's lock (a write may reuse it now).
+            if blob.sha256 not in used and await self.hub.service.collect_blob(blob.sha256):
+                swept.add(blob.size)
 
     async def _batches(self, condition: ColumnElement[bool]) -> list[tuple[str, str]]:
         """Every (tenant, artifact) matching ``condition``, by artifact id, read in batches."""

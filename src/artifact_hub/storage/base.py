@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
@@ -32,10 +34,13 @@ __all__ = [
     "BlobStore",
     "HashingReader",
     "StagedBlob",
+    "StoredBlob",
+    "SweptBytes",
     "check_sha256",
     "check_staged",
     "check_staging_name",
     "content_disposition",
+    "remove_stale_spool",
     "spool_to_temp_file",
 ]
 
@@ -67,6 +72,29 @@ class StagedBlob:
     sha256: str | None
     """Their sha256 as the store established it while they were written, or None when the
     store does not know it (S3 objects uploaded without a whole-object SHA256 checksum)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """One blob as a store lists it (see :meth:`BlobStore.list_blobs`)."""
+
+    sha256: str
+    size: int
+    modified: datetime
+    """When it was last written (or, on the local store, adopted)."""
+
+
+@dataclass(slots=True)
+class SweptBytes:
+    """What a clean-up of a store removed: how many things, and their bytes."""
+
+    count: int = 0
+    bytes: int = 0
+
+    def add(self, size: int) -> None:
+        """Count one removed thing of ``size`` bytes."""
+        self.count += 1
+        self.bytes += size
 
 
 class HashingReader:
@@ -228,6 +256,35 @@ class BlobStore(abc.ABC):
         """Remove whatever is staged under ``name`` (no error when nothing is)."""
         raise NotImplementedError(f"{type(self).__name__} does not stage uploads")
 
+    # ---------------------------------------------------------------- clean-up
+    # What a process killed mid-write leaves (SIGKILL runs no ``finally``): spool files,
+    # staged uploads nobody completes, S3 multipart uploads nobody completes or aborts, and
+    # blobs stored before the commit that would have referenced them. The sweeper removes
+    # them (service/sweeper.py); listing needs a store that can enumerate itself.
+
+    async def remove_stale_spool(self) -> SweptBytes:
+        """Remove the spool files of writers that are gone (see :func:`remove_stale_spool`).
+
+        Safe while other processes write: a live writer's file is locked.
+        """
+        return SweptBytes()
+
+    def list_blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every blob the store holds, in no particular order.
+
+        Raises:
+            NotImplementedError: The store cannot be listed (then no orphan is collected).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
+
+    async def remove_stale_staging(self, older_than: datetime) -> SweptBytes:
+        """Remove staged uploads (and unfinished S3 multipart uploads) begun before a time.
+
+        The caller picks ``older_than`` beyond any upload's life, so nothing removed here
+        could still be completed.
+        """
+        return SweptBytes()
+
     async def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections or threads."""
 
@@ -286,12 +343,42 @@ def check_sha256(sha256: str) -> str:
     return sha256
 
 
+SPOOL_PREFIX = ".spool-"
+SPOOL_SUFFIX = ".part"
+_LINK_PREFIX = ".link-"
+_LINK_MIN_AGE = 60.0
+"""Seconds a leftover hard link (``.link-*``, see ``LocalBlobStore``) must have existed
+before it is taken for a crash's: a live one lives for one ``rename``."""
+
+
+def _lock(fd: int) -> bool:
+    """Take an exclusive, non-blocking ``flock`` on ``fd``; whether it was free.
+
+    The lock is what tells a live writer's spool file from a dead one's: the kernel drops it
+    when the process dies, however it dies. Without ``fcntl`` (not POSIX) nothing is locked
+    and nothing is ever taken for stale.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 class _TempFile:
     """A temporary file written from worker threads, one batch at a time.
 
     The lock serialises the writes with ``discard``: when the task driving the writes is
     cancelled, the worker thread of the write in flight keeps running, and the file must not
     be closed or unlinked under it.
+
+    The file stays open, and ``flock``-ed, until ``discard``: that tells
+    :func:`remove_stale_spool` in any process that its writer is alive, even while the
+    complete file is being uploaded (S3) after its last write.
     """
 
     def __init__(self, path: Path, file: BinaryIO) -> None:
@@ -301,8 +388,13 @@ class _TempFile:
 
     @classmethod
     def create(cls, directory: Path) -> _TempFile:
-        fd, name = tempfile.mkstemp(dir=directory, prefix=".spool-", suffix=".part")
-        return cls(Path(name), os.fdopen(fd, "wb"))
+        while True:
+            fd, name = tempfile.mkstemp(dir=directory, prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX)
+            # A cleaner may have found the new file between mkstemp and the lock: then it
+            # holds the lock (or unlinked the file already) and this writer takes another.
+            if _lock(fd) and os.fstat(fd).st_nlink > 0:
+                return cls(Path(name), os.fdopen(fd, "wb"))
+            os.close(fd)
 
     def write(self, batch: list[bytes], reader: HashingReader) -> None:
         with self._lock:
@@ -317,12 +409,57 @@ class _TempFile:
             self._file.flush()
             if durable:
                 os.fsync(self._file.fileno())
-            self._file.close()
+            if os.name != "posix":  # pragma: no cover - no flock there, and an open file
+                self._file.close()  # could not be renamed
 
     def discard(self) -> None:
         with self._lock:
-            self._file.close()
+            # Unlinked before it is closed (which drops the lock): no cleaner can see a
+            # closed file here and mistake it for a dead writer's.
             self.path.unlink(missing_ok=True)
+            self._file.close()
+
+
+def remove_stale_spool(directory: Path) -> SweptBytes:
+    """Remove the spool files in ``directory`` whose writer is gone; what was removed.
+
+    A spool file is stale when nobody holds its lock (a live writer holds it from creation
+    to removal; the kernel drops it when the process dies, SIGKILL included). Leftover hard
+    links of an adoption (``.link-*``) are removed once they are a minute old. Safe to run
+    while other processes write to the same folder.
+    """
+    swept = SweptBytes()
+    try:
+        import fcntl  # noqa: F401 - without locks no file can be told stale
+    except ImportError:  # pragma: no cover - not POSIX
+        return swept
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return swept
+    now = time.time()
+    for entry in entries:
+        with contextlib.suppress(FileNotFoundError):
+            if entry.name.startswith(_LINK_PREFIX):
+                stat = entry.stat(follow_symlinks=False)
+                # ctime: a new link changes the inode's ctime, not its (old) mtime.
+                if now - stat.st_ctime > _LINK_MIN_AGE:
+                    os.unlink(entry.path)
+                    swept.add(stat.st_size if stat.st_nlink <= 1 else 0)
+                continue
+            if not (entry.name.startswith(SPOOL_PREFIX) and entry.name.endswith(SPOOL_SUFFIX)):
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                # Same file still under that name, and nobody writing it: remove it while
+                # holding its lock, so no writer can take it meanwhile.
+                if _lock(fd) and os.path.samestat(os.fstat(fd), os.stat(entry.path)):
+                    size = os.fstat(fd).st_size
+                    os.unlink(entry.path)
+                    swept.add(size)
+            finally:
+                os.close(fd)
+    return swept
 
 
 @asynccontextmanager

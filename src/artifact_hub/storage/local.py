@@ -11,6 +11,11 @@ Layout under ``root``::
 
 ``tmp``, ``staged`` and ``blobs`` share a file system, so every move is an atomic
 ``os.replace`` (or a hard link): a byte is written once and never copied.
+
+What a killed process leaves is found by the sweeper: spool files in ``tmp/`` whose writer
+is gone (:meth:`LocalBlobStore.remove_stale_spool`, also at every start), old slots in
+``staged/`` (:meth:`LocalBlobStore.remove_stale_staging`) and blobs nothing references
+(:meth:`LocalBlobStore.list_blobs`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,9 +35,12 @@ from artifact_hub.storage.base import (
     BlobStore,
     HashingReader,
     StagedBlob,
+    StoredBlob,
+    SweptBytes,
     check_sha256,
     check_staged,
     check_staging_name,
+    remove_stale_spool,
     spool_to_temp_file,
 )
 
@@ -118,6 +127,10 @@ class LocalBlobStore(BlobStore):
             if source != temp:
                 source.unlink(missing_ok=True)
             raise
+        if keep:
+            # The link shares the staged file's inode, and its mtime of the upload's time;
+            # the blob's age (what the orphan sweep goes by) starts now.
+            os.utime(target)
         _fsync_dir(target.parent)
         for directory in new_dirs:
             _fsync_dir(directory.parent)
@@ -225,6 +238,63 @@ class LocalBlobStore(BlobStore):
         """Remove the blob's file (no error when it is absent)."""
         path = self.path_for(sha256)
         await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    # ---------------------------------------------------------------- clean-up
+
+    async def remove_stale_spool(self) -> SweptBytes:
+        """Remove the spool files in ``tmp/`` whose writer is gone (see the base class)."""
+        return await asyncio.to_thread(remove_stale_spool, self._tmp)
+
+    async def list_blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every blob file under ``blobs/``, with its size and mtime."""
+        for shard in await asyncio.to_thread(_subdirs, self._blobs):
+            for sub in await asyncio.to_thread(_subdirs, shard):
+                for found in await asyncio.to_thread(_blob_files, sub):
+                    yield found
+
+    async def remove_stale_staging(self, older_than: datetime) -> SweptBytes:
+        """Remove the slots in ``staged/`` whose newest file is older than ``older_than``."""
+        return await asyncio.to_thread(_remove_stale_slots, self._staged, older_than.timestamp())
+
+
+def _subdirs(directory: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(directory) if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _blob_files(directory: Path) -> list[StoredBlob]:
+    found: list[StoredBlob] = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        if len(entry.name) != 64:
+            continue
+        try:
+            check_sha256(entry.name)
+            stat = entry.stat(follow_symlinks=False)
+        except (ValueError, FileNotFoundError):
+            continue
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+        found.append(StoredBlob(sha256=entry.name, size=stat.st_size, modified=modified))
+    return found
+
+
+def _remove_stale_slots(staged: Path, cutoff: float) -> SweptBytes:
+    swept = SweptBytes()
+    for slot in _subdirs(staged):
+        try:
+            stats = [e.stat(follow_symlinks=False) for e in os.scandir(slot)]
+            newest = max([slot.stat().st_mtime, *(st.st_mtime for st in stats)])
+        except FileNotFoundError:
+            continue
+        if newest < cutoff:
+            _remove_slot(slot)
+            swept.add(sum(st.st_size for st in stats if st.st_nlink <= 1))
+    return swept
 
 
 def _staged_file(slot: Path) -> tuple[Path, int] | None:

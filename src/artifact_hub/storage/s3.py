@@ -13,6 +13,11 @@ sha256 established by S3 (see there).
 
 boto3 is blocking; every call runs in a worker thread (``asyncio.to_thread``).
 
+What a killed process leaves behind is found by listing: spool files whose writer is gone
+(``spool_dir``; the hub puts it in its data folder), unfinished multipart uploads (boto3's own
+for large blobs, and the hub's for presigned parts), staging objects nobody completes, and
+blobs no version references (see ``remove_stale_staging`` and ``list_blobs``).
+
 On checksums (botocore >= 1.36 computes CRC32 request checksums by default, which some
 S3-compatible services reject): uploads here name ``ChecksumAlgorithm="SHA256"``
 explicitly, so the default never applies to them, and botocore adds no default checksum
@@ -28,7 +33,7 @@ import asyncio
 import base64
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -45,10 +50,13 @@ from artifact_hub.storage.base import (
     BlobStore,
     HashingReader,
     StagedBlob,
+    StoredBlob,
+    SweptBytes,
     check_sha256,
     check_staged,
     check_staging_name,
     content_disposition,
+    remove_stale_spool,
     spool_to_temp_file,
 )
 
@@ -92,7 +100,8 @@ class S3BlobStore(BlobStore):
             pool of this many threads, and each part in flight holds one to two MiB of
             buffers, so this bounds a write's memory and threads; boto3's default is 10.
         spool_dir: Where streams are spooled before the upload (default: the system's
-            temporary directory). It needs room for the largest blob being written.
+            temporary directory; the hub passes ``data_dir/spool``, where a restart finds
+            what a killed process left). It needs room for the largest blob being written.
         client: A ready boto3 S3 client; the connection arguments above are then ignored,
             and :meth:`close` leaves it open.
     """
@@ -509,6 +518,76 @@ class S3BlobStore(BlobStore):
             Params=params,
             ExpiresIn=int(expires_in.total_seconds()),
         )
+
+    # ---------------------------------------------------------------- clean-up
+
+    async def remove_stale_spool(self) -> SweptBytes:
+        """Remove the spool files in ``spool_dir`` whose writer is gone (see the base class)."""
+        return await asyncio.to_thread(remove_stale_spool, self.spool_dir)
+
+    async def list_blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every object under ``prefix`` named by a sha256, with its size and LastModified."""
+        pages = await asyncio.to_thread(
+            lambda: iter(
+                self._client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=self.prefix
+                )
+            )
+        )
+        while (page := await asyncio.to_thread(next, pages, None)) is not None:
+            for item in page.get("Contents", []):
+                name = item["Key"][len(self.prefix) :]
+                try:
+                    check_sha256(name)
+                except ValueError:
+                    continue
+                yield StoredBlob(sha256=name, size=item["Size"], modified=item["LastModified"])
+
+    async def remove_stale_staging(self, older_than: datetime) -> SweptBytes:
+        """Abort multipart uploads begun before ``older_than``, delete old staging objects.
+
+        Every unfinished multipart upload under ``staging/`` (presigned parts) and under
+        ``prefix`` (``put``'s own, when its process died mid-upload) is aborted, which drops
+        its parts; the bytes counted are those of the parts S3 lists.
+        """
+        return await asyncio.to_thread(self._remove_stale_staging, older_than)
+
+    def _remove_stale_staging(self, older_than: datetime) -> SweptBytes:
+        swept = SweptBytes()
+        for prefix in (STAGING_PREFIX, self.prefix):
+            paginator = self._client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] >= older_than:
+                        continue
+                    size = self._parts_size(upload["Key"], upload["UploadId"])
+                    try:
+                        self._client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                    except ClientError as error:
+                        if _error_code(error) != "NoSuchUpload":
+                            raise
+                        continue
+                    swept.add(size)
+        paginator2 = self._client.get_paginator("list_objects_v2")
+        for page2 in paginator2.paginate(Bucket=self.bucket, Prefix=STAGING_PREFIX):
+            for item in page2.get("Contents", []):
+                if item["LastModified"] < older_than:
+                    self._client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                    swept.add(item["Size"])
+        return swept
+
+    def _parts_size(self, key: str, upload_id: str) -> int:
+        total = 0
+        try:
+            paginator = self._client.get_paginator("list_parts")
+            for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                total += sum(part["Size"] for part in page.get("Parts", []))
+        except ClientError as error:
+            if _error_code(error) != "NoSuchUpload":
+                raise
+        return total
 
     async def close(self) -> None:
         """Close the client's connections, if this store created the client."""

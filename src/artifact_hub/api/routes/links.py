@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from artifact_hub.api.deps import CallerDep, HubDep
 from artifact_hub.api.errors import errors
 from artifact_hub.api.routes.common import json_response
 from artifact_hub.schemas.api import CreateLink, Link, SignedUrl
 from artifact_hub.schemas.fields import MAX_INT32
-from artifact_hub.service.links import Opened
+from artifact_hub.schemas.links import LinkList
+from artifact_hub.service.links import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, Opened
 from artifact_hub.storage.base import content_disposition
 
 __all__ = ["router", "stream_response"]
@@ -69,6 +70,24 @@ async def create_link(
     return json_response(link, status_code=201)
 
 
+@router.get(
+    "/v1/artifacts/{artifact_id}/links", response_model=LinkList, responses=errors(400, 403, 404)
+)
+async def list_links(
+    artifact_id: str,
+    hub: HubDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=LIST_MAX_LIMIT)] = LIST_DEFAULT_LIMIT,
+    cursor: str | None = None,
+    include_inactive: bool = False,
+) -> Response:
+    """The artifact's links, newest first (owner or admin); revoke each with DELETE."""
+    page = await hub.links.list_links(
+        caller, artifact_id, limit=limit, cursor=cursor, include_inactive=include_inactive
+    )
+    return json_response(page)
+
+
 @router.delete("/v1/links/{link_id}", status_code=204, responses=errors(403, 404, 409))
 async def revoke_link(link_id: str, hub: HubDep, caller: CallerDep) -> Response:
     """Revoke a link; its URL then answers 404 ``link_not_found``."""
@@ -117,6 +136,13 @@ async def signed_download(
     hub: HubDep,
     exp: str | None = None,
     sig: str | None = None,
-) -> StreamingResponse:
-    """The bytes behind a hub-signed download URL (no API key)."""
-    return stream_response(await hub.links.open_signed(artifact_id, version, exp, sig))
+) -> Response:
+    """The bytes behind a hub-signed download URL (no API key); on S3 a redirect to them.
+
+    The artifact is checked at each use; on S3 the answer is then a ``307`` to a presigned
+    GET that lives a minute, so the bytes do not pass through the hub.
+    """
+    served = await hub.links.signed_download(artifact_id, version, exp, sig)
+    if isinstance(served, str):
+        return RedirectResponse(served, status_code=307, headers={"Cache-Control": "no-store"})
+    return stream_response(served)
