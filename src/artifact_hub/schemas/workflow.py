@@ -1,4 +1,4 @@
-"""Coordination Hub workflows (reference.md section 6) and the report of one run.
+"""Coordination Hub workflows and the report of one run.
 
 A workflow is JSON::
 

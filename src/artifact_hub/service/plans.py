@@ -1,6 +1,6 @@
 """Plans and the limits they set: file size, total storage, TTL; and metadata limits.
 
-The plan table is reference.md section 3. ``PlanLimits`` is the collaborator the service
+The plan table is in docs/rest-api.md (Limits). ``PlanLimits`` is the collaborator the service
 consults on every write; the API passes the upload path's own limit (multipart, base64,
 presigned) and the smaller of the two applies.
 """
