@@ -276,3 +276,30 @@ def test_without_a_hub_they_say_so_and_create_nothing(
     made = served.run("db", "upgrade", "--data-dir", str(tmp_path / "mine"), **nowhere)
     assert made.exit_code == 0, made.output
     assert (tmp_path / "mine" / "index.db").exists()
+
+
+# ---------------------------------------------------------------------------- SDK and plans
+
+
+def test_the_sync_client_takes_name_and_refuses_unknown_keywords(served: Served) -> None:
+    from artifact_hub import Client
+
+    with Client(api_key=served.key, base_url=served.url) as client:
+        artifact = client.push(b"hello", name="hello.txt")
+        assert (artifact.name, artifact.content_type) == ("hello.txt", "text/plain")
+        with pytest.raises(TypeError, match="nmae"):
+            client.push(b"hello", nmae="hello.txt")
+        version = client.push_version(artifact.id, b"hello again")
+        assert version.content_type == "text/plain"
+        assert client.lookup("hello.txt:v1").version == 1
+
+
+def test_admin_create_tenant_takes_the_default_plan(served: Served) -> None:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    data = ("--data-dir", str(served.data_dir))
+    made = served.run("admin", "create-tenant", tenant, *data)
+    assert made.exit_code == 0 and "plan unlimited" in made.stdout, made.output
+    metered = served.run(
+        "admin", "create-tenant", f"{tenant}m", *data, ARTIFACT_HUB_DEFAULT_PLAN="free"
+    )
+    assert metered.exit_code == 0 and "plan free" in metered.stdout, metered.output

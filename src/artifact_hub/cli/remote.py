@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -205,40 +206,69 @@ def _artifact_line(artifact: Artifact) -> str:
     )
 
 
+_GAP = 2  # characters between two columns of the listing (the divider and its padding)
+_NAME_ROOM = 40  # the listing keeps names up to this long on one line
+
+
 def _print_table(items: list[Artifact]) -> None:
     """The listing as a table that keeps ids and names whole on an 80-column terminal.
 
-    Ids and names never wrap or shrink below their length (up to 40 characters of a name);
-    session, agent and time give way first, and the session and agent columns only show
-    when some row has one that differs from the others.
+    Ids, versions, sizes and times never wrap; the name gets the rest of the width, up to its
+    length (names over 40 characters fold onto more lines, never cut). Session and agent
+    columns show only when the rows differ in them and the names still fit; the time drops
+    its year when that makes a name fit.
     """
-    longest = max((len(a.name) for a in items), default=4)
-    sessions = {a.session_id or "" for a in items}
-    agents = {a.agent_id or "" for a in items}
-    columns = [
-        Column("id", no_wrap=True, min_width=20),
-        Column("name", min_width=min(max(longest, 4), 40), overflow="fold", ratio=3),
+    if not items:
+        errors.print("no artifacts match")
+        return
+    longest = max(len(a.name) for a in items)
+    fixed = {
+        "id": max(len(a.id) for a in items),
+        "v": max(len(str(a.version)) for a in items),
+        "bytes": max(5, *(len(str(a.size_bytes)) for a in items)),
+    }
+    wanted = min(max(longest, 4), _NAME_ROOM)
+
+    def room(widths: list[int]) -> int:
+        return console.width - sum(widths) - _GAP * len(widths)
+
+    time_format = "%Y-%m-%d %H:%M"
+    if room([*fixed.values(), 16]) < wanted:
+        time_format = "%m-%d %H:%M"
+    base = [*fixed.values(), len(datetime.now().strftime(time_format))]
+    optional: list[tuple[str, int]] = []
+    for label, values in (
+        ("session", {a.session_id or "" for a in items}),
+        ("agent", {a.agent_id or "" for a in items}),
+    ):
+        if len(values) > 1:
+            width = min(max(len(v) for v in values), 24)
+            if room([*base, *(w for _, w in optional), width]) >= wanted:
+                optional.append((label, width))
+    shown = {label for label, _ in optional}
+    # What the name may take: all it wants when that fits, else what is left (it folds).
+    name_width = max(4, min(wanted, room([*base, *(w for _, w in optional)])))
+    table = Table(
+        Column("id", no_wrap=True),
+        Column("name", overflow="fold", min_width=name_width),
         Column("v", justify="right", no_wrap=True),
         Column("bytes", justify="right", no_wrap=True),
-    ]
-    show_session = len(sessions) > 1
-    show_agent = len(agents) > 1
-    if show_session:
-        columns.append(Column("session", overflow="ellipsis", max_width=24, ratio=1))
-    if show_agent:
-        columns.append(Column("agent", overflow="ellipsis", max_width=16, ratio=1))
-    columns.append(Column("created", no_wrap=True, overflow="ellipsis"))
-    table = Table(*columns, box=box.SIMPLE_HEAD, pad_edge=False)
+        *(Column(label, overflow="ellipsis", no_wrap=True, max_width=w) for label, w in optional),
+        Column("created", no_wrap=True),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
     for a in items:
         row = [a.id, escape(a.name), str(a.version), str(a.size_bytes)]
-        if show_session:
+        if "session" in shown:
             row.append(escape(a.session_id or ""))
-        if show_agent:
+        if "agent" in shown:
             row.append(escape(a.agent_id or ""))
-        row.append(_short_time(a.created_at))
+        row.append(a.created_at.strftime(time_format) if a.created_at is not None else "")
         table.add_row(*row)
-    if len(sessions) == 1 and items and items[0].session_id:
-        table.caption = f"session {escape(items[0].session_id)}"
     console.print(table)
 
 
