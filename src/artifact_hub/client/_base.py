@@ -630,12 +630,7 @@ _PUSH_OWN_ARGS = frozenset(
 )
 #: The other ``CreateArtifact`` fields ``push(**fields)`` passes through to the API.
 PUSH_EXTRA_FIELDS = (
-    frozenset(CreateArtifact.model_fields)
-    - _PUSH_OWN_ARGS
-    - {
-        "name",
-        "content_base64",
-    }
+    frozenset(CreateArtifact.model_fields) - _PUSH_OWN_ARGS - {"name"} - {"content_base64"}
 )
 
 
@@ -671,7 +666,7 @@ _UNKNOWN_TYPE = "application/octet-stream"
 
 def _guess_type(name: str) -> str:
     guessed, _ = mimetypes.guess_type(name)
-    return guessed or "application/octet-stream"
+    return guessed or _UNKNOWN_TYPE
 
 
 # ------------------------------------------------------------------------------------- calls
