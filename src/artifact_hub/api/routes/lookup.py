@@ -16,7 +16,16 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["artifacts"])
 
 
-@router.get("/lookup", response_model=ArtifactRef)
+@router.get(
+    "/lookup",
+    response_model=ArtifactRef,
+    responses={
+        400: {"description": "`invalid_request`: a reference without a name."},
+        401: {"description": "`unauthorized`: no valid API key."},
+        404: {"description": "`artifact_not_found` or `version_not_found`."},
+        429: {"description": "`rate_limited`."},
+    },
+)
 async def lookup(
     hub: HubDep,
     caller: CallerDep,
