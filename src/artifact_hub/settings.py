@@ -247,6 +247,14 @@ class HubSettings(BaseSettings):
     bootstrap_tenant: str = Field(
         default="default", description="Tenant that serve creates (with a key) on an empty hub."
     )
+    default_plan: str = Field(
+        default="unlimited",
+        description=(
+            "Plan of new tenants (the bootstrap tenant too) when none is named: 'unlimited' "
+            "(no plan limits, for a self-hosted hub) or free, starter, pro, team, enterprise "
+            "to opt in to plan limits."
+        ),
+    )
 
     @field_validator("default_ttl_seconds", mode="before")
     @classmethod

@@ -171,7 +171,7 @@ def test_db_upgrade_works_locally(tmp_path: Path) -> None:
 def test_whoami_and_session_new(hub: LiveHub) -> None:
     me = hub.json("whoami")
     assert me["agent_id"] == "agent" and me["tenant_id"] == "default"
-    assert me["url"] == hub.url and me["plan"] == "enterprise"
+    assert me["url"] == hub.url and me["plan"] == "unlimited"
     text = hub.ok("whoami")
     assert "agent agent of tenant default" in text and hub.url in text
 
@@ -238,20 +238,22 @@ def test_push_ls_get_pull_versions(
     assert other.startswith("art_") and name == "report.txt" and "sha256" in line
 
     # ls: filters, limit, --all, and the default session from the environment
-    listed = hub.json("ls", "--session", session)
+    listed = hub.json("ls", "--session", session)["data"]
     assert [a["id"] for a in listed] == [other, art]  # newest first
-    assert [a["id"] for a in hub.json("ls", "--session", session, "--meta", "model=m1")] == [art]
-    assert hub.json("ls", "--session", session, "--meta", "model=other") == []
-    assert [a["id"] for a in hub.json("ls", "--session", session, "--type", "text/plain")] == [
-        other
-    ]
-    assert len(hub.json("ls", "--session", session, "--agent", "agent")) == 2
-    assert hub.json("ls", "--session", session, "--agent", "nobody") == []
-    assert len(hub.json("ls", ARTIFACT_HUB_SESSION_ID=session)) == 2
+    assert [
+        a["id"] for a in hub.json("ls", "--session", session, "--meta", "model=m1")["data"]
+    ] == [art]
+    assert hub.json("ls", "--session", session, "--meta", "model=other")["data"] == []
+    assert [
+        a["id"] for a in hub.json("ls", "--session", session, "--type", "text/plain")["data"]
+    ] == [other]
+    assert len(hub.json("ls", "--session", session, "--agent", "agent")["data"]) == 2
+    assert hub.json("ls", "--session", session, "--agent", "nobody")["data"] == []
+    assert len(hub.json("ls", ARTIFACT_HUB_SESSION_ID=session)["data"]) == 2
     one = hub.run("ls", "--session", session, "--limit", "1")
     assert one.exit_code == 0 and other in one.stdout and art not in one.stdout
-    assert "more than 1" in one.stderr
-    everything = hub.json("ls", "--session", "*", "--all")
+    assert "--cursor" in one.stderr  # where the next page starts
+    everything = hub.json("ls", "--session", "*", "--all")["data"]
     assert {art, other} <= {a["id"] for a in everything}
     table = hub.ok("ls", "--session", session)
     assert art in table and other in table
@@ -319,7 +321,7 @@ def test_share_and_unshare_with_a_second_key(hub: LiveHub, session: str, report:
     art = hub.json("push", str(report), "--session", session)["id"]
 
     def bob_sees() -> bool:
-        listed = hub.json("ls", "--session", session, ARTIFACT_HUB_API_KEY=bob_key)
+        listed = hub.json("ls", "--session", session, ARTIFACT_HUB_API_KEY=bob_key)["data"]
         return art in {a["id"] for a in listed}
 
     assert hub.json("whoami", ARTIFACT_HUB_API_KEY=bob_key)["agent_id"] == "bob"

@@ -72,7 +72,7 @@ async def test_bootstrap_only_on_an_empty_hub(hub: Hub) -> None:
     assert key is not None
     caller = await hub.accounts.authenticate(key)
     assert (caller.tenant_id, caller.agent_id, caller.admin) == ("default", "agent", False)
-    assert caller.plan == "enterprise"
+    assert caller.plan == "unlimited"  # a self-hosted hub's default: no plan limits
     assert await hub.accounts.ensure_bootstrap("default") is None
     assert await hub.accounts.ensure_bootstrap("another") is None
 

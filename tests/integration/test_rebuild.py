@@ -100,11 +100,15 @@ async def mixed_run(hub: Hub, operations: int, seed: int = 7) -> Counter[str]:
         elif roll < 0.84:
             await service.pin(OWNER, artifact_id, pinned=bool(n % 2))
             done["pin"] += 1
-        elif roll < 0.90 and len(state.versions) > 1:
+        elif roll < 0.90 and len(state.versions) > 1 and state.session in open_sessions:
             version = rng.choice(state.versions[:-1])
             await service.delete_version(OWNER, artifact_id, version)
             state.versions.remove(version)
             done["delete_version"] += 1
+        elif roll < 0.97 and state.session not in open_sessions:
+            # A sealed session takes no deletes (issue 12): a share in their place.
+            await service.share(OWNER, artifact_id, agents=[f"a{n % 4}"])
+            done["share"] += 1
         elif roll < 0.97:
             await service.delete(OWNER, artifact_id)
             del live[artifact_id]

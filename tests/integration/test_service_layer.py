@@ -116,6 +116,8 @@ async def test_sealed_session_refuses_writes(hub: Hub) -> None:
     assert error.value.code == "session_sealed"
     with pytest.raises(SessionSealedError):
         await hub.service.add_version(ALICE, artifact.id, b"z")
+    with pytest.raises(SessionSealedError):  # a delete is a write too (issue 12)
+        await hub.service.delete(ALICE, artifact.id)
     # Sealing is per tenant: another tenant's session of the same name is open.
     await hub.service.push(EVE, b"y", session_id="run_q4")
 
@@ -241,8 +243,8 @@ async def test_every_change_is_one_event_in_the_outbox(hub: Hub) -> None:
     await hub.service.pin(ALICE, artifact.id)
     await hub.service.extend_ttl(ALICE, artifact.id, 60)
     await hub.service.delete_version(ALICE, artifact.id, 1)
+    await hub.service.delete(ALICE, artifact.id)  # before the seal: it refuses deletes too
     await hub.service.seal_session(ALICE, "s")
-    await hub.service.delete(ALICE, artifact.id)
     async with hub.db.connect() as conn:
         types = (
             (await conn.execute(select(t.outbox.c.event_type).order_by(t.outbox.c.id)))
@@ -257,8 +259,8 @@ async def test_every_change_is_one_event_in_the_outbox(hub: Hub) -> None:
         "artifact.updated",
         "artifact.updated",
         "artifact.deleted",
-        "session.sealed",
         "artifact.deleted",
+        "session.sealed",
     ]
     await hub.relay.drain()
     assert hub.consumer is None or hub.consumer.stats.duplicate == 9  # in-process: already applied

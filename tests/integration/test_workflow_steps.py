@@ -404,3 +404,18 @@ async def test_lineage_walks_diamonds_cycles_and_stops_at_its_limit(hub: Hub) ->
     assert small.truncated and len(small.nodes) == 2
     shown = {n.artifact_id for n in small.nodes}
     assert all(e.source in shown and e.target in shown for e in small.edges)
+
+
+async def test_saver_new_version_keeps_the_content_type_unless_given_one(hub: Hub) -> None:
+    ctx = context(hub, ALICE, "save", session_id="sess-types")
+    first = await SAVE(
+        {"result": b"\x00", "name": "weights.dat", "content_type": "application/x-weights"}, ctx
+    )
+    again = {"result": b"\x01", "name": "weights.dat", "new_version_if_exists": True}
+    second = await SAVE(again, ctx)
+    assert (second["artifact_id"], second["version"]) == (first["artifact_id"], 2)
+    kept = await hub.service.get(ALICE, first["artifact_id"])
+    assert kept.content_type == "application/x-weights"  # issue 12: was octet-stream
+    third = await SAVE({**again, "result": "text now", "content_type": "text/plain"}, ctx)
+    assert third["version"] == 3
+    assert (await hub.service.get(ALICE, first["artifact_id"])).content_type == "text/plain"

@@ -8,7 +8,15 @@ import pytest
 
 from artifact_hub.errors import FileTooLargeError, InvalidRequestError, TTLExceedsPlanLimitError
 from artifact_hub.schemas import Caller
-from artifact_hub.service.plans import GB, MB, PLANS, TB, PlanLimits, check_metadata
+from artifact_hub.service.plans import (
+    GB,
+    MB,
+    PLANS,
+    TB,
+    UNLIMITED_FILE_BYTES,
+    PlanLimits,
+    check_metadata,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -25,6 +33,7 @@ def test_the_plan_table_is_the_reference() -> None:
         "pro": (1 * GB, 100 * GB),
         "team": (10 * GB, 1 * TB),
         "enterprise": (100 * GB, None),
+        "unlimited": (UNLIMITED_FILE_BYTES, None),
     }
 
 

@@ -53,6 +53,9 @@ class Incoming:
     """The body's ``content_type``, else the file part's, else a guess from the name."""
     name: str | None
     """The body's ``name``, else the file part's filename."""
+    given_content_type: str | None = None
+    """The type the client named (body field or a file part's specific type), never a guess
+    from the name: a new version keeps the artifact's type unless given one."""
 
 
 def _validate(data: dict[str, Any], *, strict: bool = True) -> CreateArtifact:
@@ -157,6 +160,7 @@ async def _read_multipart(request: Request, content_type: str) -> Incoming:
         max_size=max_size,
         content_type=body.content_type or part_type or guessed or form.file.content_type,
         name=name,
+        given_content_type=body.content_type or part_type,
     )
 
 
@@ -189,4 +193,5 @@ async def _read_json(request: Request) -> Incoming:
         max_size=max_size,
         content_type=body.content_type or guessed,
         name=body.name,
+        given_content_type=body.content_type,
     )

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from artifact_hub.cli.datadir import existing_hub_settings
 from artifact_hub.errors import ArtifactHubError
 from artifact_hub.index.database import Database
 from artifact_hub.service.accounts import PLANS, AccountService, Plan
@@ -41,7 +42,8 @@ DataDir = Annotated[
 
 
 def _settings(data_dir: Path | None) -> HubSettings:
-    return HubSettings(data_dir=data_dir) if data_dir is not None else HubSettings()
+    # The running hub's folder, never a new empty one (see artifact_hub.cli.datadir).
+    return existing_hub_settings(data_dir)
 
 
 @contextlib.asynccontextmanager
@@ -49,7 +51,7 @@ async def _accounts(settings: HubSettings) -> AsyncIterator[AccountService]:
     db = Database(settings.resolved_database_url)
     try:
         await db.migrate()
-        yield AccountService(db)
+        yield AccountService(db, default_plan=settings.default_plan)
     finally:
         await db.dispose()
 
@@ -95,7 +97,13 @@ def ensure_bootstrap_key(settings: HubSettings) -> tuple[str | None, Path]:
 def create_tenant(
     tenant_id: Annotated[str, typer.Argument(help="The tenant's id.")],
     name: Annotated[str | None, typer.Option(help="Display name (default: the id).")] = None,
-    plan: Annotated[str, typer.Option(help=f"One of {', '.join(PLANS)}.")] = "free",
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            help=f"One of {', '.join(PLANS)} (default: the hub's default_plan, unlimited).",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create a tenant."""
@@ -103,8 +111,8 @@ def create_tenant(
     console.print(f"created tenant {tenant.tenant_id} ({tenant.name}, plan {tenant.plan})")
 
 
-def _plan(plan: str) -> Plan:
-    if plan not in PLANS:
+def _plan(plan: str | None) -> Plan | None:
+    if plan is not None and plan not in PLANS:
         errors.print(f"[red]error[/red]: --plan must be one of {', '.join(PLANS)}")
         raise typer.Exit(2)
     return plan  # type: ignore[return-value]

@@ -22,6 +22,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from artifact_hub.cli.admin import admin_app, ensure_bootstrap_key
+from artifact_hub.cli.datadir import announce, existing_hub_settings
 from artifact_hub.cli.output import EXIT_CODES, HUB_UNREACHABLE, console, errors, fail, print_json
 from artifact_hub.cli.remote import HubOptions, register
 from artifact_hub.cli.workflow_cli import workflow_app
@@ -92,6 +93,14 @@ def _settings(data_dir: Path | None, **overrides: Any) -> HubSettings:
     if data_dir is not None:
         values["data_dir"] = data_dir
     return HubSettings(**values)
+
+
+def _existing(data_dir: Path | None, **overrides: Any) -> HubSettings:
+    """The settings of an existing hub: only ``serve`` makes a new data folder unasked."""
+    try:
+        return existing_hub_settings(data_dir, **overrides)
+    except ArtifactHubError as error:
+        _fail(error)
 
 
 def _fail(error: ArtifactHubError) -> NoReturn:
@@ -167,6 +176,7 @@ def serve(
         "http": server.PROTOCOL,
         "timeout_keep_alive": settings.server_keep_alive_seconds,
     }
+    announce(settings, f"http://{settings.host}:{settings.port}")  # for admin, workflow run
     if count == 1:
         uvicorn.run(
             create_app(hub), host=settings.host, port=settings.port, log_level="info", **limits
@@ -224,7 +234,7 @@ def consumers(
     """Run the validating index consumers on Kafka (one member of the consumer group)."""
     from artifact_hub.consumers.runner import run_consumers
 
-    _run(run_consumers(_settings(data_dir, consumer_group=group)))
+    _run(run_consumers(_existing(data_dir, consumer_group=group)))
 
 
 @app.command(rich_help_panel="Hub")
@@ -246,7 +256,7 @@ def steps(
 
     _run(
         run_step_service(
-            _settings(data_dir), group_id=group, agent_modules=agents or (), work_dir=work_dir
+            _existing(data_dir), group_id=group, agent_modules=agents or (), work_dir=work_dir
         )
     )
 
@@ -265,7 +275,7 @@ def asyncapi(
 @app.command(rich_help_panel="Hub")
 def relay(data_dir: DataDir = None) -> None:
     """Run the outbox relay alone (for deployments that do not relay in the API process)."""
-    settings = _settings(data_dir)
+    settings = _existing(data_dir)
 
     async def run() -> None:
         hub = Hub(settings.model_copy(update={"run_relay": False}))
@@ -288,7 +298,7 @@ def db_upgrade(data_dir: DataDir = None, revision: str = "head") -> None:
     """Apply the index migrations (the hub also does this when it starts)."""
     from artifact_hub.index import Database
 
-    settings = _settings(data_dir)
+    settings = _existing(data_dir)
 
     async def run() -> None:
         db = Database(settings.resolved_database_url)
@@ -329,7 +339,7 @@ def index_rebuild(
 
     report = _run(
         rebuild_index(
-            _settings(data_dir),
+            _existing(data_dir),
             from_log=from_log,
             target=target,
             source=source,
@@ -358,7 +368,7 @@ def index_rebuild(
 @app.command(rich_help_panel="Hub")
 def sweep(data_dir: DataDir = None, as_json: AsJson = False) -> None:
     """Run one sweeper pass: expire, purge, collect blobs and what crashes left, drop old keys."""
-    settings = _settings(data_dir).model_copy(update={"sweep_enabled": False})
+    settings = _existing(data_dir).model_copy(update={"sweep_enabled": False})
 
     async def run() -> Any:
         async with _hub(settings) as hub:

@@ -11,15 +11,18 @@ and :data:`~artifact_hub.cli.output.HUB_UNREACHABLE`, 10, when nothing answers a
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 from pydantic import BaseModel
+from rich import box
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -53,6 +56,7 @@ from artifact_hub.errors import (
     VersionNotFoundError,
 )
 from artifact_hub.schemas.artifacts import Access, Artifact
+from artifact_hub.schemas.lookup import parse_ref
 
 __all__ = ["HubOptions", "register", "session_app"]
 
@@ -61,7 +65,15 @@ session_app = typer.Typer(
 )
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for scripts.")]
-ArtifactId = Annotated[str, typer.Argument(help="The artifact's id (art_...).", show_default=False)]
+ArtifactId = Annotated[
+    str,
+    typer.Argument(
+        help="The artifact: its id (art_...), or its name, NAME:latest or NAME:vN.",
+        show_default=False,
+    ),
+]
+#: What an artifact id looks like (``art_`` and 16 base32 characters); anything else is a name.
+_ARTIFACT_ID = re.compile(r"^art_[a-z2-7]{16}$")
 Pairs = list[str] | None
 
 
@@ -194,26 +206,69 @@ def _artifact_line(artifact: Artifact) -> str:
     )
 
 
+_GAP = 2  # characters between two columns of the listing (the divider and its padding)
+_NAME_ROOM = 40  # the listing keeps names up to this long on one line
+
+
 def _print_table(items: list[Artifact]) -> None:
+    """The listing as a table that keeps ids and names whole on an 80-column terminal.
+
+    Ids, versions, sizes and times never wrap; the name gets the rest of the width, up to its
+    length (names over 40 characters fold onto more lines, never cut). Session and agent
+    columns show only when the rows differ in them and the names still fit; the time drops
+    its year when that makes a name fit.
+    """
+    if not items:
+        errors.print("no artifacts match")
+        return
+    longest = max(len(a.name) for a in items)
+    fixed = {
+        "id": max(len(a.id) for a in items),
+        "v": max(len(str(a.version)) for a in items),
+        "bytes": max(5, *(len(str(a.size_bytes)) for a in items)),
+    }
+    wanted = min(max(longest, 4), _NAME_ROOM)
+
+    def room(widths: list[int]) -> int:
+        return console.width - sum(widths) - _GAP * len(widths)
+
+    time_format = "%Y-%m-%d %H:%M"
+    if room([*fixed.values(), 16]) < wanted:
+        time_format = "%m-%d %H:%M"
+    base = [*fixed.values(), len(datetime.now().strftime(time_format))]
+    optional: list[tuple[str, int]] = []
+    for label, values in (
+        ("session", {a.session_id or "" for a in items}),
+        ("agent", {a.agent_id or "" for a in items}),
+    ):
+        if len(values) > 1:
+            width = min(max(len(v) for v in values), 24)
+            if room([*base, *(w for _, w in optional), width]) >= wanted:
+                optional.append((label, width))
+    shown = {label for label, _ in optional}
+    # What the name may take: all it wants when that fits, else what is left (it folds).
+    name_width = max(4, min(wanted, room([*base, *(w for _, w in optional)])))
     table = Table(
-        Column("id", no_wrap=True, min_width=20),
-        "name",
-        "v",
-        "bytes",
-        "session",
-        "agent",
+        Column("id", no_wrap=True),
+        Column("name", overflow="fold", min_width=name_width),
+        Column("v", justify="right", no_wrap=True),
+        Column("bytes", justify="right", no_wrap=True),
+        *(Column(label, overflow="ellipsis", no_wrap=True, max_width=w) for label, w in optional),
         Column("created", no_wrap=True),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
     )
     for a in items:
-        table.add_row(
-            a.id,
-            escape(a.name),
-            str(a.version),
-            str(a.size_bytes),
-            a.session_id or "",
-            a.agent_id or "",
-            _short_time(a.created_at),
-        )
+        row = [a.id, escape(a.name), str(a.version), str(a.size_bytes)]
+        if "session" in shown:
+            row.append(escape(a.session_id or ""))
+        if "agent" in shown:
+            row.append(escape(a.agent_id or ""))
+        row.append(a.created_at.strftime(time_format) if a.created_at is not None else "")
+        table.add_row(*row)
     console.print(table)
 
 
@@ -227,6 +282,23 @@ def _expiry(artifact: Artifact) -> str:
     if artifact.expires_at is None:
         return f"{artifact.id} never expires"
     return f"{artifact.id} expires at {_when(artifact.expires_at)}"
+
+
+def _resolve(client: Client, ref: str) -> tuple[str, int | None]:
+    """The artifact id ``ref`` names, and the version its alias names (None: none given).
+
+    An id is used as it is; a name (``NAME``, ``NAME:latest``, ``NAME:vN``) is looked up on
+    the hub (``GET /v1/lookup``) in the key's namespace, the newest artifact of that name.
+    """
+    if _ARTIFACT_ID.fullmatch(ref):
+        return ref, None
+    _, version = parse_ref(ref)
+    found = client.lookup(ref)
+    return found.artifact_id, version
+
+
+def _artifact_id(client: Client, ref: str) -> str:
+    return _resolve(client, ref)[0]
 
 
 # ---------------------------------------------------------------------------- commands
@@ -293,16 +365,19 @@ def pull(
         if as_json:
             fail(InvalidRequestError("--json prints to stdout: give -o a path"), as_json=True)
         with _client(ctx, as_json) as client, _progress(artifact_id, as_json) as progress:
-            data = client.pull_bytes(artifact_id, version=version, progress=progress)
+            ref, alias_version = _resolve(client, artifact_id)
+            data = client.pull_bytes(ref, version=version or alias_version, progress=progress)
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
     with _client(ctx, as_json) as client, _progress(artifact_id, as_json) as progress:
-        target = client.pull(artifact_id, output, version=version, progress=progress)
+        ref, alias_version = _resolve(client, artifact_id)
+        version = version or alias_version
+        target = client.pull(ref, output, version=version, progress=progress)
     if as_json:
         print_json(
             {
-                "artifact_id": artifact_id,
+                "artifact_id": ref,
                 "version": version,
                 "path": str(target),
                 "size_bytes": target.stat().st_size,
@@ -325,10 +400,18 @@ def list_artifacts(
     label: Annotated[Pairs, typer.Option(help="Label key=value (repeat; all match).")] = None,
     tag: Annotated[Pairs, typer.Option(help="Tag (repeat; all present).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
+    cursor: Annotated[
+        str | None,
+        typer.Option(help="Continue after a page: the next_cursor a listing printed."),
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every match (no --limit).")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """List artifacts you own or that are shared with you, newest first."""
+    """List artifacts you own or that are shared with you, newest first.
+
+    ``--json`` prints ``{"data": [...], "next_cursor": ...}`` like ``GET /v1/artifacts``;
+    pass the cursor to ``--cursor`` for the next page.
+    """
     filters: ListFilters = {}
     if session is not None:
         filters["session_id"] = session
@@ -344,26 +427,34 @@ def list_artifacts(
         filters["labels"] = pairs(label, "--label", as_json=as_json)
     if meta:
         filters["metadata"] = pairs(meta, "--meta", as_json=as_json)
+    if all_ and cursor is not None:
+        fail(InvalidRequestError("--all lists from the start: drop --cursor"), as_json=as_json)
+    next_cursor: str | None = None
     with _client(ctx, as_json) as client:
         if all_:
             items = list(client.list(page_size=200, **filters))
         else:
-            # one more than asked, to tell whether there are more
-            items = list(client.list(limit=limit + 1, page_size=min(limit + 1, 200), **filters))
-    more = not all_ and len(items) > limit
-    items = items if all_ else items[:limit]
+            items, next_cursor = [], cursor
+            while True:  # pages of at most 200 (the API's limit) until --limit is reached
+                page = client.list_page(
+                    limit=min(limit - len(items), 200), cursor=next_cursor, **filters
+                )
+                items += page.data
+                next_cursor = page.next_cursor
+                if next_cursor is None or len(items) >= limit:
+                    break
     if as_json:
-        print_json([_dump(a) for a in items])
+        print_json({"data": [_dump(a) for a in items], "next_cursor": next_cursor})
         return
     _print_table(items)
-    if more:
-        errors.print(f"more than {limit}: raise --limit, or pass --all")
+    if next_cursor is not None:
+        errors.print(f"more: --cursor {next_cursor}  (or raise --limit, or pass --all)")
 
 
 def get(ctx: typer.Context, artifact_id: ArtifactId, as_json: AsJson = False) -> None:
     """Show an artifact's metadata."""
     with _client(ctx, as_json) as client:
-        artifact = client.get(artifact_id)
+        artifact = client.get(_artifact_id(client, artifact_id))
     if as_json:
         print_json(_dump(artifact))
         return
@@ -398,7 +489,7 @@ def get(ctx: typer.Context, artifact_id: ArtifactId, as_json: AsJson = False) ->
 def remove(ctx: typer.Context, artifact_id: ArtifactId, as_json: AsJson = False) -> None:
     """Soft-delete an artifact (every version)."""
     with _client(ctx, as_json) as client:
-        artifact = client.delete(artifact_id)
+        artifact = client.delete(_artifact_id(client, artifact_id))
     if as_json:
         print_json(_dump(artifact))
     else:
@@ -417,7 +508,8 @@ def link(
 ) -> None:
     """Make a download link that works without an API key until it expires."""
     with _client(ctx, as_json) as client:
-        made = client.create_link(artifact_id, expires_in=expires_in, version=version)
+        ref, alias_version = _resolve(client, artifact_id)
+        made = client.create_link(ref, expires_in=expires_in, version=version or alias_version)
     if as_json:
         print_json(made.model_dump(mode="json"))
     else:
@@ -436,7 +528,7 @@ def set_ttl(
 ) -> None:
     """Set when an artifact expires: SECONDS from now, or never."""
     with _client(ctx, as_json) as client:
-        artifact = client.extend_ttl(artifact_id, seconds)
+        artifact = client.extend_ttl(_artifact_id(client, artifact_id), seconds)
     if as_json:
         print_json(_dump(artifact))
     else:
@@ -486,7 +578,7 @@ def session_new_command(as_json: AsJson = False) -> None:
 def versions(ctx: typer.Context, artifact_id: ArtifactId, as_json: AsJson = False) -> None:
     """List an artifact's versions, oldest first."""
     with _client(ctx, as_json) as client:
-        rows = client.versions(artifact_id)
+        rows = client.versions(_artifact_id(client, artifact_id))
     if as_json:
         print_json([row.model_dump(mode="json") for row in rows])
         return
@@ -523,7 +615,7 @@ def share(
     """Let agents and groups of your tenant read an artifact."""
     agents, groups = _grants(agent, group, as_json)
     with _client(ctx, as_json) as client:
-        access = client.share(artifact_id, agents=agents, groups=groups)
+        access = client.share(_artifact_id(client, artifact_id), agents=agents, groups=groups)
     if as_json:
         print_json(_dump(access))
     else:
@@ -540,22 +632,184 @@ def unshare(
     """Take read access to an artifact back from agents and groups."""
     agents, groups = _grants(agent, group, as_json)
     with _client(ctx, as_json) as client:
-        access = client.unshare(artifact_id, agents=agents, groups=groups)
+        access = client.unshare(_artifact_id(client, artifact_id), agents=agents, groups=groups)
     if as_json:
         print_json(_dump(access))
     else:
         _print_access(access)
 
 
+def push_version(
+    ctx: typer.Context,
+    artifact_id: ArtifactId,
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="File to push.", show_default=False)
+    ],
+    content_type: Annotated[
+        str | None,
+        typer.Option(
+            "--type", help="MIME type (default: the artifact's stays).", show_default=False
+        ),
+    ] = None,
+    meta: Annotated[
+        Pairs, typer.Option(help="Metadata key=value (repeat; default: the previous stays).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Push a file as the next version of an artifact (by id or by name)."""
+    metadata = pairs(meta, "--meta", as_json=as_json)
+    with _client(ctx, as_json) as client, _progress(path.name, as_json) as progress:
+        artifact = client.push_version(
+            _artifact_id(client, artifact_id),
+            path,
+            content_type=content_type,
+            metadata=metadata or None,
+            progress=progress,
+        )
+    if as_json:
+        print_json(_dump(artifact))
+    else:
+        typer.echo(_artifact_line(artifact))
+
+
+def lookup(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:latest or NAME:vN.", show_default=False)],
+    session: Annotated[str | None, typer.Option(help="Look in this session only.")] = None,
+    namespace: Annotated[str | None, typer.Option(help="Default: the key's.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Find an artifact by name (the newest of that name) and print its id and version."""
+    with _client(ctx, as_json) as client:
+        found = client.lookup(ref, session_id=session, namespace=namespace)
+    if as_json:
+        print_json(found.model_dump(mode="json"))
+    else:
+        typer.echo(f"{found.artifact_id}  {found.name}  v{found.version}")
+
+
+def search(
+    ctx: typer.Context,
+    query: Annotated[
+        str | None, typer.Argument(help="Free text (none: filters only).", show_default=False)
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="structured, lexical, semantic or hybrid.")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="Kind.")] = None,
+    tag: Annotated[Pairs, typer.Option(help="Tag (repeat; all present).")] = None,
+    label: Annotated[Pairs, typer.Option(help="Label key=value (repeat; all match).")] = None,
+    within: Annotated[
+        str | None, typer.Option("--within", help="Created within: 24h, 7d, ...")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many hits.")] = 10,
+    as_json: AsJson = False,
+) -> None:
+    """Search what you may read (full text, semantic, or by filters), best first."""
+    labels = pairs(label, "--label", as_json=as_json)
+    with _client(ctx, as_json) as client:
+        hits = client.search(
+            query,
+            mode=mode,
+            kind=kind,
+            tags=tag or None,
+            labels=labels or None,
+            time_window=within,
+            limit=limit,
+        )
+    if as_json:
+        print_json({"data": [hit.model_dump(mode="json") for hit in hits]})
+        return
+    table = Table(
+        Column("id", no_wrap=True, min_width=20),
+        Column("name", overflow="fold", ratio=3),
+        Column("score", justify="right", no_wrap=True),
+        Column("mode", no_wrap=True),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for hit in hits:
+        score = "" if hit.score is None else f"{hit.score:.4g}"
+        table.add_row(hit.artifact.id, escape(hit.artifact.name), score, hit.mode)
+    console.print(table)
+
+
+def lineage(ctx: typer.Context, artifact_id: ArtifactId, as_json: AsJson = False) -> None:
+    """Show where an artifact came from and what was made from it (workflow lineage)."""
+    with _client(ctx, as_json) as client:
+        graph = client.lineage(_artifact_id(client, artifact_id))
+    if as_json:
+        print_json(graph.model_dump(mode="json"))
+        return
+    names = {node.artifact_id: node.name or "(hidden)" for node in graph.nodes}
+
+    def label(node_id: str) -> str:
+        return f"{node_id} {escape(names.get(node_id, ''))}".rstrip()
+
+    console.print(f"[bold]{label(graph.artifact_id)}[/bold]")
+    console.print("made from: " + (", ".join(map(label, graph.upstream)) or "-"))
+    console.print("used by:   " + (", ".join(map(label, graph.downstream)) or "-"))
+    for edge in graph.edges:
+        step = f"  ({edge.step_id} of run {edge.run_id})" if edge.step_id else ""
+        console.print(
+            f"  {edge.source} v{edge.source_version} -> {edge.target} v{edge.target_version}"
+            f"{escape(step)}"
+        )
+    if graph.truncated:
+        errors.print("the graph is truncated (too many nodes)")
+
+
+def pin(ctx: typer.Context, artifact_id: ArtifactId, as_json: AsJson = False) -> None:
+    """Pin an artifact: retention sweeps keep it."""
+    _set_pin(ctx, artifact_id, True, as_json)
+
+
+def unpin(ctx: typer.Context, artifact_id: ArtifactId, as_json: AsJson = False) -> None:
+    """Unpin an artifact: it expires by its TTL again."""
+    _set_pin(ctx, artifact_id, False, as_json)
+
+
+def _set_pin(ctx: typer.Context, ref: str, pinned: bool, as_json: bool) -> None:
+    with _client(ctx, as_json) as client:
+        artifact = client.update(_artifact_id(client, ref), pinned=pinned)
+    if as_json:
+        print_json(_dump(artifact))
+    else:
+        typer.echo(f"{'pinned' if artifact.pinned else 'unpinned'} {artifact.id}")
+
+
+def revoke_link(
+    ctx: typer.Context,
+    link_id: Annotated[
+        str, typer.Argument(help="The link's id (printed by `link`).", show_default=False)
+    ],
+    as_json: AsJson = False,
+) -> None:
+    """Revoke a download link: its URL stops working at once."""
+    with _client(ctx, as_json) as client:
+        client.revoke_link(link_id)
+    if as_json:
+        print_json({"link_id": link_id, "revoked": True})
+    else:
+        typer.echo(f"revoked {link_id}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the artifact commands, and the ``session`` group, to ``app``."""
     app.command(rich_help_panel="Artifacts")(push)
+    app.command("push-version", rich_help_panel="Artifacts")(push_version)
     app.command(rich_help_panel="Artifacts")(pull)
+    app.command(rich_help_panel="Artifacts")(lookup)
+    app.command(rich_help_panel="Artifacts")(search)
+    app.command(rich_help_panel="Artifacts")(lineage)
+    app.command(rich_help_panel="Artifacts")(pin)
+    app.command(rich_help_panel="Artifacts")(unpin)
     app.command("ls", rich_help_panel="Artifacts")(list_artifacts)
     app.command(rich_help_panel="Artifacts")(get)
     app.command("rm", rich_help_panel="Artifacts")(remove)
     app.command(rich_help_panel="Artifacts")(versions)
     app.command(rich_help_panel="Artifacts")(link)
+    app.command("revoke-link", rich_help_panel="Artifacts")(revoke_link)
     app.command("ttl", rich_help_panel="Artifacts")(set_ttl)
     app.command(rich_help_panel="Artifacts")(share)
     app.command(rich_help_panel="Artifacts")(unshare)

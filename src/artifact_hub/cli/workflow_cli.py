@@ -33,7 +33,6 @@ from artifact_hub.cli.output import console, errors, fail, pairs
 from artifact_hub.errors import ArtifactHubError, InvalidRequestError
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.workflow import RunReport
-from artifact_hub.settings import HubSettings
 
 __all__ = ["RUN_FAILED", "workflow_app"]
 
@@ -167,6 +166,7 @@ def run(
 
     import artifact_hub.workflow_steps  # noqa: F401  (registers the built-in agents)
     from artifact_hub.cli.admin import ensure_bootstrap_key
+    from artifact_hub.cli.datadir import existing_hub_settings
     from artifact_hub.cli.remote import HubOptions
     from artifact_hub.plugin import Hub
     from artifact_hub.workflow_steps.registry import default_registry
@@ -174,7 +174,11 @@ def run(
 
     values = pairs(inputs, "--input", as_json=as_json)
     _load_agents(agents or [])
-    settings = HubSettings(data_dir=data_dir) if data_dir is not None else HubSettings()
+    try:
+        # The running hub's folder, never a new empty one (see artifact_hub.cli.datadir).
+        settings = existing_hub_settings(data_dir)
+    except ArtifactHubError as error:
+        fail(error, as_json=as_json)
     options = ctx.find_object(HubOptions) or HubOptions()
     live_view = not as_json and errors.is_terminal
 

@@ -34,12 +34,14 @@ from artifact_hub.client._base import (
     filename_from_headers,
     output_is_dir,
     part_path,
+    push_filename,
     retry_after_seconds,
 )
 from artifact_hub.errors import ServerError
 from artifact_hub.schemas.api import ArtifactList, Link, SignedUrl, Upload, VersionList, WhoAmI
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Session
 from artifact_hub.schemas.lineage import LineageGraph
+from artifact_hub.schemas.lookup import ArtifactRef
 from artifact_hub.schemas.search import SearchHit, SearchResults
 
 __all__ = ["AcentaClient", "AsyncClient"]
@@ -202,7 +204,8 @@ class AsyncClient(BaseClient):
 
         Args:
             path_or_bytes: Path, bytes, or binary file object.
-            filename: Name to store (default: the file's name; ``data.bin`` for bytes).
+            filename: Name to store (default: the file's name; ``data.bin`` for bytes);
+                ``name=`` is accepted as an alias.
             session_id: Session (default: the client's).
             agent_id: Agent (default: the client's).
             metadata: JSON object of custom attributes.
@@ -214,7 +217,8 @@ class AsyncClient(BaseClient):
             kind: Kind of artifact (``report``, ``model``, ...).
             pinned: Keep it from retention sweeps.
             progress: ``progress(bytes_done, total)``.
-            **fields: Other ``CreateArtifact`` fields (``run_id``, ``node_id``, ...).
+            **fields: Other ``CreateArtifact`` fields (``run_id``, ``node_id``, ...); an
+                unknown keyword raises ``TypeError``.
 
         Returns:
             The new artifact.
@@ -225,6 +229,7 @@ class AsyncClient(BaseClient):
             >>> artifact.id  # doctest: +SKIP
             'art_2xk9f7v3m1p0abcd'
         """
+        filename = push_filename(filename, fields)
         values = self._create_fields(
             session_id=session_id,
             agent_id=agent_id,
@@ -430,6 +435,25 @@ class AsyncClient(BaseClient):
         return self._parse(LineageGraph, await self._send(self._lineage(artifact_id)))
 
     # --- read
+
+    async def lookup(
+        self, ref: str, *, session_id: str | None = None, namespace: str | None = None
+    ) -> ArtifactRef:
+        """Find an artifact by ``NAME``, ``NAME:latest`` or ``NAME:vN``.
+
+        The newest artifact with that name the key may read, in its namespace (or
+        ``namespace``), optionally in one session.
+
+        Raises:
+            ArtifactNotFoundError: No such name.
+            VersionNotFoundError: No such version.
+
+        Example:
+            >>> (await client.lookup("report.txt:v2")).artifact_id  # doctest: +SKIP
+            'art_2xk9f7v3m1p0abcd'
+        """
+        call = self._lookup(ref, session_id, namespace)
+        return self._parse(ArtifactRef, await self._send(call))
 
     async def get(self, artifact_id: str) -> Artifact:
         """An artifact's metadata at its current version."""

@@ -47,7 +47,7 @@ from artifact_hub.errors import (
     ServerError,
     error_for_code,
 )
-from artifact_hub.schemas.api import Upload
+from artifact_hub.schemas.api import CreateArtifact, Upload
 
 __all__ = [
     "ALL_SESSIONS",
@@ -623,13 +623,50 @@ class _PartsProgress:
         return report
 
 
+#: ``push``'s keyword arguments of its own (``name`` is an alias of ``filename``).
+_PUSH_OWN_ARGS = frozenset(
+    {"filename", "session_id", "agent_id", "metadata", "content_type", "ttl", "labels", "tags"}
+    | {"namespace", "kind", "pinned", "progress"}
+)
+#: The other ``CreateArtifact`` fields ``push(**fields)`` passes through to the API.
+PUSH_EXTRA_FIELDS = (
+    frozenset(CreateArtifact.model_fields) - _PUSH_OWN_ARGS - {"name"} - {"content_base64"}
+)
+
+
+def push_filename(filename: str | None, fields: dict[str, Any], method: str = "push") -> str | None:
+    """The name ``push`` stores, with ``name`` accepted as an alias of ``filename``.
+
+    Takes ``name`` out of ``fields`` and checks the rest are fields the API knows, so that a
+    misspelt keyword fails loudly instead of being dropped.
+
+    Raises:
+        TypeError: ``name`` and ``filename`` disagree, or an unknown keyword argument.
+    """
+    name = fields.pop("name", None)
+    if name is not None:
+        if filename is not None and filename != name:
+            raise TypeError(f"{method}() got both name={name!r} and filename={filename!r}")
+        filename = name
+    unknown = sorted(set(fields) - PUSH_EXTRA_FIELDS)
+    if unknown:
+        raise TypeError(
+            f"{method}() got unexpected keyword argument(s): {', '.join(unknown)} "
+            f"(other fields it takes: {', '.join(sorted(PUSH_EXTRA_FIELDS))})"
+        )
+    return filename
+
+
 def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
+_UNKNOWN_TYPE = "application/octet-stream"
+
+
 def _guess_type(name: str) -> str:
     guessed, _ = mimetypes.guess_type(name)
-    return guessed or "application/octet-stream"
+    return guessed or _UNKNOWN_TYPE
 
 
 # ------------------------------------------------------------------------------------- calls
@@ -867,11 +904,17 @@ class BaseClient:
         fields: dict[str, Any],
         artifact_id: str | None = None,
     ) -> Call:
-        body = UploadBody.of(source, filename=filename, content_type=content_type)
+        if artifact_id is not None and content_type is None:
+            # A new version keeps the artifact's type unless given one: the part says
+            # "unknown" (the hub ignores octet-stream there) and no content_type field goes.
+            body = UploadBody.of(source, filename=filename, content_type=_UNKNOWN_TYPE)
+        else:
+            body = UploadBody.of(source, filename=filename, content_type=content_type)
         form = [(k, _form_value(v)) for k, v in fields.items()]
         if artifact_id is None:
             form.append(("name", body.filename))
-        form.append(("content_type", body.content_type))
+        if artifact_id is None or content_type is not None:
+            form.append(("content_type", body.content_type))
         body.fields = form
         body.progress = progress
         path = "/v1/artifacts"
@@ -926,6 +969,14 @@ class BaseClient:
         if version is not None:
             params.append(("version", str(version)))
         return Call("GET", f"/v1/artifacts/{_seg(artifact_id)}/download-url", params)
+
+    def _lookup(self, ref: str, session_id: str | None, namespace: str | None) -> Call:
+        params = [("ref", ref)]
+        if session_id is not None:
+            params.append(("session_id", session_id))
+        if namespace is not None:
+            params.append(("namespace", namespace))
+        return Call("GET", "/v1/lookup", params)
 
     def _versions(self, artifact_id: str) -> Call:
         return Call("GET", f"/v1/artifacts/{_seg(artifact_id)}/versions")

@@ -59,8 +59,8 @@ class LocalCache:
         downloads: How many contents were fetched (cache misses) since creation.
     """
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
         self.downloads = 0
         # Weak: a lock lives while someone holds or waits for it, so the map does not grow
         # with every file ever cached.

@@ -84,7 +84,7 @@ class RunContext:
         caller: Who the in-process facade acts as (tenant, agent, groups).
         client: The SDK client (remote binding).
         cache_dir: Where ``as_local_file``/``as_local_dir`` keep downloads and where staged
-            files go (default: :func:`default_cache_dir`).
+            files go (a ``str`` or path-like; default: :func:`default_cache_dir`).
         s3_options: boto3 client options for ``s3://`` URIs (``endpoint_url``,
             ``region_name``, ``aws_access_key_id``, ...). None: the hub's S3 settings when an
             embedded hub stores blobs in S3, else boto3's default chain.
@@ -107,11 +107,14 @@ class RunContext:
     hub: Hub | None = None
     caller: Caller | None = None
     client: AsyncClient | None = None
-    cache_dir: Path | None = None
+    cache_dir: str | os.PathLike[str] | None = None
     s3_options: dict[str, Any] | None = None
     _facade: ArtifactFacade | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.cache_dir is not None:
+            # Given as str or any PathLike; the facade works with a Path.
+            self.cache_dir = Path(self.cache_dir).expanduser()
         in_process = self.hub is not None or self.caller is not None
         if in_process == (self.client is not None):
             raise InvalidRequestError("give a RunContext either hub and caller, or client")

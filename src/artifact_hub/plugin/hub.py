@@ -143,7 +143,7 @@ class Hub:
             default_ttl=settings.default_ttl,
             source=settings.event_source,
         )
-        self.accounts = AccountService(self.db)
+        self.accounts = AccountService(self.db, default_plan=settings.default_plan)
         self.idempotency = IdempotencyStore(self.db)
         self.sweeper = Sweeper(self)
         self._started = False

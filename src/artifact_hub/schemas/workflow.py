@@ -1,4 +1,4 @@
-"""Coordination Hub workflows (reference.md section 6) and the report of one run.
+"""Coordination Hub workflows and the report of one run.
 
 A workflow is JSON::
 
@@ -17,13 +17,16 @@ template refers to) is checked by :func:`artifact_hub.workflow_steps.check_workf
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "BACKOFF_STRATEGIES",
     "RUNNABLE_STEP_TYPES",
     "STEP_TYPES",
     "RetryPolicy",
@@ -53,27 +56,94 @@ MAX_ATTEMPTS = 100
 MAX_BACKOFF_SECONDS = 3600.0
 
 
+BackoffStrategy = Literal["exponential", "linear", "fixed", "constant", "none"]
+#: The strategy names the Coordination Hub's workflow guide writes (``"backoff":
+#: "exponential"``); ``constant`` is another name for ``fixed``.
+BACKOFF_STRATEGIES: frozenset[str] = frozenset(get_args(BackoffStrategy))
+BackoffSeconds = Annotated[float, Field(ge=0, le=MAX_BACKOFF_SECONDS, allow_inf_nan=False)]
+
+
 class RetryPolicy(BaseModel):
     """How often a failed step is tried and how long to wait in between.
 
-    Attempt ``n`` (from 2) starts ``backoff * 2 ** (n - 2)`` seconds after attempt ``n - 1``
-    failed: exponential backoff with ``backoff`` as the base delay.
+    ``backoff`` is either a number, the first delay in seconds of an exponential backoff
+    (attempt ``n``, from 2, starts ``backoff * 2 ** (n - 2)`` seconds after attempt ``n - 1``
+    failed), or a strategy name as the Coordination Hub writes it, with ``delay`` as the base:
+
+    - ``exponential``: ``delay * 2 ** (n - 2)``;
+    - ``linear``: ``delay * (n - 1)``;
+    - ``fixed`` (or ``constant``): ``delay`` every time;
+    - ``none``: no wait.
+
+    ``max_delay`` caps every wait.
 
     Attributes:
         max_attempts: Tries in all, the first included (1: no retry).
-        backoff: The first delay in seconds; each further delay doubles.
+        backoff: The first delay in seconds (each further delay doubles), or a strategy name.
+        delay: The base delay in seconds of a named strategy.
+        max_delay: The longest wait in seconds (None: no cap).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_attempts: int = Field(default=3, ge=1, le=MAX_ATTEMPTS, strict=True)
-    backoff: float = Field(default=1.0, ge=0, le=MAX_BACKOFF_SECONDS, allow_inf_nan=False)
+    backoff: BackoffSeconds | BackoffStrategy = 1.0
+    delay: float = Field(default=1.0, ge=0, le=MAX_BACKOFF_SECONDS, allow_inf_nan=False)
+    max_delay: float | None = Field(default=None, ge=0, le=MAX_BACKOFF_SECONDS, allow_inf_nan=False)
+
+    @field_validator("backoff", mode="before")
+    @classmethod
+    def _seconds_or_strategy(cls, value: Any) -> Any:
+        # One clear message instead of one per member of the union.
+        if isinstance(value, str):
+            name = value.strip().lower()  # "Exponential" in hand-written JSON
+            if name in BACKOFF_STRATEGIES:
+                return name
+            try:
+                value = float(name)
+            except ValueError:
+                raise PydanticCustomError(
+                    "backoff",
+                    "Input should be seconds (a number >= 0) or one of {names}",
+                    {"names": ", ".join(sorted(BACKOFF_STRATEGIES))},
+                ) from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PydanticCustomError(
+                "backoff",
+                "Input should be seconds (a number >= 0) or one of {names}",
+                {"names": ", ".join(sorted(BACKOFF_STRATEGIES))},
+            )
+        if not math.isfinite(value):
+            raise PydanticCustomError("finite_number", "Input should be a finite number")
+        if value < 0:
+            raise PydanticCustomError(
+                "greater_than_equal", "Input should be greater than or equal to 0"
+            )
+        if value > MAX_BACKOFF_SECONDS:
+            raise PydanticCustomError(
+                "less_than_equal",
+                "Input should be less than or equal to {le}",
+                {"le": MAX_BACKOFF_SECONDS},
+            )
+        return float(value)
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before ``attempt`` (2 for the first retry); 0 for the first."""
         if attempt <= 1:
             return 0.0
-        return float(self.backoff * 2 ** (attempt - 2))
+        wait: float
+        match self.backoff:
+            case "exponential":
+                wait = self.delay * 2 ** (attempt - 2)
+            case "linear":
+                wait = self.delay * (attempt - 1)
+            case "fixed" | "constant":
+                wait = self.delay
+            case "none":
+                wait = 0.0
+            case _:
+                wait = float(self.backoff * 2 ** (attempt - 2))
+        return wait if self.max_delay is None else min(wait, self.max_delay)
 
 
 class Step(BaseModel):

@@ -44,7 +44,7 @@ KEY_PREFIX = "ak_live_"
 INGESTION_SECRET_PREFIX = "ahis_"
 """Ingestion secrets read ``ahis_<43 url-safe characters>`` (256 bits), easy to spot in a leak."""
 PLANS = tuple(PLAN_TABLE)
-Plan = Literal["free", "starter", "pro", "team", "enterprise"]
+Plan = Literal["free", "starter", "pro", "team", "enterprise", "unlimited"]
 
 _KEY_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _KEY_ID_LENGTH = 16
@@ -122,17 +122,27 @@ class AccountService:
 
     Args:
         db: The index database (the ``tenants`` and ``api_keys`` tables).
+        default_plan: The plan of tenants created without one, the bootstrap tenant included
+            (``settings.default_plan``; default ``unlimited``: plans are opt-in).
+
+    Raises:
+        InvalidRequestError: ``default_plan`` is not a known plan.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, default_plan: str = "unlimited") -> None:
+        if default_plan not in PLANS:
+            raise InvalidRequestError(
+                f"default_plan must be one of {', '.join(PLANS)}", plan=default_plan
+            )
         self.db = db
+        self.default_plan = default_plan
 
     # ------------------------------------------------------------------ tenants
 
     async def create_tenant(
-        self, tenant_id: str, name: str | None = None, plan: Plan = "free"
+        self, tenant_id: str, name: str | None = None, plan: Plan | None = None
     ) -> Tenant:
-        """Create a tenant.
+        """Create a tenant, on ``plan`` (default: the hub's ``default_plan``).
 
         Raises:
             InvalidRequestError: Empty id or unknown plan.
@@ -140,6 +150,7 @@ class AccountService:
         """
         if not tenant_id or len(tenant_id) > 128:
             raise InvalidRequestError("a tenant id has 1 to 128 characters")
+        plan = plan or self.default_plan  # type: ignore[assignment]
         if plan not in PLANS:
             raise InvalidRequestError(f"plan must be one of {', '.join(PLANS)}", plan=plan)
         tenant = Tenant(
@@ -397,7 +408,7 @@ class AccountService:
         if count:
             return None
         try:
-            await self.create_tenant(tenant_id, name=tenant_id, plan="enterprise")
+            await self.create_tenant(tenant_id, name=tenant_id)
         except ConflictError:  # another replica got there first
             return None
         _, key = await self.create_key(tenant_id, "agent")

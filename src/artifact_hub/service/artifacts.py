@@ -337,7 +337,11 @@ class ArtifactService:
         return await self.get(caller, artifact_id)
 
     async def delete(self, caller: Caller, artifact_id: str) -> Artifact:
-        """Soft-delete the artifact (all versions); a second delete answers 410."""
+        """Soft-delete the artifact (all versions); a second delete answers 410.
+
+        Raises:
+            SessionSealedError: The artifact is in a sealed session (a delete is a write).
+        """
         await self._writable(caller, artifact_id)
 
         async def build(conn: AsyncConnection) -> EventBase:
@@ -345,6 +349,8 @@ class ArtifactService:
             latest = await self.reader.get(conn, caller.tenant_id, artifact_id)
             if latest is None or latest.deleted_at is not None:
                 raise ArtifactDeletedError(artifact_id=artifact_id)
+            if latest.session_id:
+                await self._check_session_open(caller.tenant_id, latest.session_id, conn)
             return ArtifactDeleted(
                 tenant_id=caller.tenant_id,
                 actor=caller.agent_id,
@@ -357,7 +363,11 @@ class ArtifactService:
         return await self.get(caller, artifact_id, include_deleted=True)
 
     async def delete_version(self, caller: Caller, artifact_id: str, version: int) -> None:
-        """Soft-delete one version; the latest version cannot be deleted alone."""
+        """Soft-delete one version; the latest version cannot be deleted alone.
+
+        Raises:
+            SessionSealedError: The artifact is in a sealed session.
+        """
         current = await self._writable(caller, artifact_id)
         if version == current.version:
             raise ConflictError(
@@ -374,6 +384,8 @@ class ArtifactService:
                 raise VersionNotFoundError(artifact_id=artifact_id, version=version)
             if row.deleted_at is not None:
                 raise ArtifactDeletedError(artifact_id=artifact_id, version=version)
+            if current.session_id:  # a sealed session takes no deletes either
+                await self._check_session_open(caller.tenant_id, current.session_id, conn)
             return ArtifactDeleted(
                 tenant_id=caller.tenant_id,
                 actor=caller.agent_id,

@@ -1,6 +1,6 @@
 """Plans and the limits they set: file size, total storage, TTL; and metadata limits.
 
-The plan table is reference.md section 3. ``PlanLimits`` is the collaborator the service
+The plan table is in docs/rest-api.md (Limits). ``PlanLimits`` is the collaborator the service
 consults on every write; the API passes the upload path's own limit (multipart, base64,
 presigned) and the smaller of the two applies.
 """
@@ -28,7 +28,15 @@ from artifact_hub.schemas.events import METADATA_KEY_PATTERN
 from artifact_hub.schemas.fields import check_json
 from artifact_hub.schemas.identity import Caller
 
-__all__ = ["MAX_METADATA_BYTES", "PLANS", "Plan", "PlanLimits", "check_metadata"]
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "PLANS",
+    "UNLIMITED",
+    "UNLIMITED_FILE_BYTES",
+    "Plan",
+    "PlanLimits",
+    "check_metadata",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,11 @@ class Plan:
     allow_never: bool = True
 
 
+UNLIMITED = "unlimited"
+"""The plan without limits, the default for new tenants unless ``default_plan`` says else."""
+UNLIMITED_FILE_BYTES = 2**62
+"""``max_file_bytes`` of the unlimited plan: no upload comes near it."""
+
 # The free plan keeps artifacts at most 30 days (the default TTL) and never forever: it is
 # the plan where forgotten artifacts would otherwise pile up. Paid plans set no TTL limit.
 PLANS: dict[str, Plan] = {
@@ -71,6 +84,9 @@ PLANS: dict[str, Plan] = {
         Plan("pro", 1 * GB, 100 * GB),
         Plan("team", 10 * GB, 1 * TB),
         Plan("enterprise", 100 * GB, None),
+        # A self-hosted hub's default (settings.default_plan): plans are opt-in, and what the
+        # upload paths allow is the only limit.
+        Plan(UNLIMITED, UNLIMITED_FILE_BYTES, None),
     )
 }
 

@@ -285,7 +285,8 @@ async def artifact_saver(input: dict[str, Any], ctx: StepContext) -> dict[str, A
             caller,
             existing.artifact_id,
             content,
-            content_type=content_type,
+            # A new version keeps the artifact's type unless the step names one.
+            content_type=params.content_type,
             metadata=params.metadata,
             lineage=lineage,
         )

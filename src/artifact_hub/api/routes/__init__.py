@@ -9,6 +9,7 @@ from artifact_hub.api.routes import (
     artifacts,
     lineage,
     links,
+    lookup,
     search,
     sessions,
     uploads,
@@ -26,4 +27,5 @@ ROUTERS: list[APIRouter] = [
     sessions.router,
     lineage.router,
     search.router,
+    lookup.router,
 ]

@@ -51,7 +51,7 @@ async def add_version(
         caller,
         artifact_id,
         incoming.content,
-        content_type=incoming.content_type,
+        content_type=incoming.given_content_type,  # None: the artifact's type stays
         metadata=body.metadata,
         expected_sha256=body.sha256,
         max_size=incoming.max_size,
