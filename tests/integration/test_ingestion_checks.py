@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -301,3 +301,27 @@ async def test_an_agent_event_over_the_tenants_quota_is_dead_lettered_like_an_ap
     async with setup.db.connect() as conn:
         ids = set(await conn.scalars(select(t.artifacts.c.artifact_id)))
     assert fits.artifact_id in ids and over.artifact_id not in ids
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+async def test_an_agent_event_with_a_nan_or_infinite_metric_is_dead_lettered(
+    setup: Setup, tmp_path: Path, literal: bytes
+) -> None:
+    """The API refuses NaN and infinity in metrics; a bus event carrying them does not get in
+    either (the JSON parser accepts the literals, so the check is the rule book's)."""
+    consumer = setup.consumer()
+    blob = await setup.blob(b"metrics", tmp_path)
+    event = _created(blob, metrics={"loss": 1.5})
+    record = encode(event)
+    record = replace(record, value=record.value.replace(b'"loss":1.5', b'"loss":' + literal))
+    outcome = await consumer.handle(event.topic, sign_record(record, setup.secret))
+    assert outcome == Outcome.DEAD_LETTERED
+    assert setup.dead[-1][2].startswith("invalid_event: metrics")
+    async with setup.db.connect() as conn:
+        ids = set(await conn.scalars(select(t.artifacts.c.artifact_id)))
+    assert event.artifact_id not in ids
+    # The same event with a finite value is applied.
+    fine = _created(blob, metrics={"loss": 1.5})
+    assert await consumer.handle(fine.topic, sign_record(encode(fine), setup.secret)) == (
+        Outcome.APPLIED
+    )

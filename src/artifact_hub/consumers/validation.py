@@ -286,6 +286,14 @@ class IngestValidator:
                 RejectReason.INVALID_ARTIFACT_ID,
                 f"{event.artifact_id!r} is not art_ and 16 lowercase letters or digits",
             )
+        labels, metrics = getattr(event, "labels", None), getattr(event, "metrics", None)
+        if labels is not None or metrics is not None:
+            # The values an API write may not store (NaN, infinity, NUL, deep nesting): on
+            # SQLite a NaN metric would break every later metric search of the tenant.
+            try:
+                self.rules.values(labels, metrics)
+            except InvalidRequestError as error:
+                raise IngestRejectedError(RejectReason.INVALID_EVENT, error.message) from None
         if isinstance(event, ArtifactCreated | ArtifactVersioned):
             await self._check_rules(event, tenant.plan)
             await self._check_blob(event.sha256, event.size_bytes)
