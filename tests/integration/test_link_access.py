@@ -131,3 +131,28 @@ async def test_a_long_download_url_is_the_hubs_and_ends_with_the_artifact(api: A
     deleted = await api.request("owner", "DELETE", f"/v1/artifacts/{artifact['id']}")
     assert deleted.status_code in (200, 204), deleted.text
     assert _code(await _get(api, url)) == (410, "artifact_already_deleted")
+
+
+async def test_a_download_url_made_through_a_share_ends_with_the_share(api: Api) -> None:
+    """A hub-signed download URL names its maker under the signature and reads as the maker
+    can now: withdrawing the share ends it, as it ends the maker's links."""
+    artifact = await api.push(data=b"shared download")
+    await _share(api, artifact["id"], "share", agents=["carol"])
+    response = await api.request(
+        "reader",
+        "GET",
+        f"/v1/artifacts/{artifact['id']}/download-url",
+        params={"expires_in": 7 * 86400},  # past any store URL's cap: the hub's URL
+    )
+    assert response.status_code == 200, response.text
+    url = response.json()["url"]
+    assert "by=carol" in url
+    assert (await _get(api, url)).status_code in (200, 307)
+    # The maker is signed: naming the owner instead is a forged URL.
+    forged = url.replace("by=carol", "by=alice")
+    assert _code(await _get(api, forged)) == (403, "forbidden")
+
+    await _share(api, artifact["id"], "unshare", agents=["carol"])
+    assert _code(await _get(api, url))[0] == 404
+    await _share(api, artifact["id"], "share", agents=["carol"])  # given back: works again
+    assert (await _get(api, url)).status_code in (200, 307)

@@ -23,6 +23,7 @@ import binascii
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy import and_, insert, or_, select, update
 
@@ -371,7 +372,11 @@ class LinkService:
                 return SignedUrl(url=url, expires_at=datetime.now(UTC) + ttl)
         # Longer than a store URL may live (or no store URL): the hub's own, which checks the
         # artifact at each use, so deleting it ends the URL at once.
-        signed = self.signer.sign("GET", signed_path(artifact_id, row.version), ttl)
+        # The URL names its maker under the signature: it reads as the maker can read now,
+        # so it ends with the share (or the keys) that let the maker read, as links do.
+        signed = self.signer.sign(
+            "GET", signed_path(artifact_id, row.version, caller.agent_id), ttl
+        )
         return SignedUrl(url=signed.url(self.public_url), expires_at=signed.expires_at)
 
     async def _store_url(
@@ -385,7 +390,12 @@ class LinkService:
         )
 
     async def signed_download(
-        self, artifact_id: str, version: str, exp: str | None, sig: str | None
+        self,
+        artifact_id: str,
+        version: str,
+        exp: str | None,
+        sig: str | None,
+        by: str | None = None,
     ) -> Opened | str:
         """What a hub-signed download URL serves: a short store URL to redirect to, if any.
 
@@ -396,7 +406,7 @@ class LinkService:
         Raises:
             See :meth:`open_signed`.
         """
-        artifact, row, stream = await self.open_signed(artifact_id, version, exp, sig)
+        artifact, row, stream = await self.open_signed(artifact_id, version, exp, sig, by)
         url = await self._store_url(artifact, row, min(REDIRECT_TTL, self.store_url_max_ttl))
         if url is None:
             return artifact, row, stream
@@ -406,7 +416,12 @@ class LinkService:
         return url
 
     async def open_signed(
-        self, artifact_id: str, version: str, exp: str | None, sig: str | None
+        self,
+        artifact_id: str,
+        version: str,
+        exp: str | None,
+        sig: str | None,
+        by: str | None = None,
     ) -> Opened:
         """What a hub-signed download URL serves.
 
@@ -419,7 +434,7 @@ class LinkService:
             ArtifactNotFoundError: The artifact is gone.
             ArtifactDeletedError, ArtifactExpiredError: No longer live.
         """
-        self.signer.verify("GET", signed_path(artifact_id, version), exp, sig)
+        self.signer.verify("GET", signed_path(artifact_id, version, by), exp, sig)
         async with self.db.connect() as conn:
             tenant_id = await conn.scalar(
                 select(t.artifacts.c.tenant_id).where(t.artifacts.c.artifact_id == artifact_id)
@@ -428,7 +443,10 @@ class LinkService:
             raise ArtifactNotFoundError(
                 f"Artifact {artifact_id} was not found.", artifact_id=artifact_id
             )
-        reader = Caller(tenant_id=tenant_id, admin=True)
+        # ``by`` names the URL's maker (signed): it reads as the maker can now. URLs made
+        # without an agent (embedded callers, and URLs signed before makers were named) keep
+        # the tenant-wide reading they were made with.
+        reader = await self._creator(tenant_id, by)
         return await self.artifacts.open(reader, artifact_id, int(version))
 
     async def _check_readable(
@@ -447,9 +465,10 @@ def link_path(link_id: str) -> str:
     return f"/l/{link_id}"
 
 
-def signed_path(artifact_id: str, version: int | str) -> str:
-    """The path a hub-signed download URL's signature covers."""
-    return f"/v1/signed/{artifact_id}/{version}"
+def signed_path(artifact_id: str, version: int | str, by: str | None = None) -> str:
+    """The path (and maker, as ``?by=``) a hub-signed download URL's signature covers."""
+    path = f"/v1/signed/{artifact_id}/{version}"
+    return path if by is None else f"{path}?{urlencode({'by': by})}"
 
 
 def _encode_cursor(created_at: datetime, link_id: str) -> str:

@@ -76,7 +76,9 @@ class SignedPath:
 
     def url(self, base_url: str) -> str:
         """The absolute URL under ``base_url`` (the hub's public URL)."""
-        return f"{base_url.rstrip('/')}{self.path}?{self.query}"
+        # A path that carries a query of its own (``?by=...``) was signed with it.
+        separator = "&" if "?" in self.path else "?"
+        return f"{base_url.rstrip('/')}{self.path}{separator}{self.query}"
 
 
 class UrlSigner:

@@ -136,13 +136,14 @@ async def signed_download(
     hub: HubDep,
     exp: str | None = None,
     sig: str | None = None,
+    by: str | None = None,
 ) -> Response:
     """The bytes behind a hub-signed download URL (no API key); on S3 a redirect to them.
 
     The artifact is checked at each use; on S3 the answer is then a ``307`` to a presigned
     GET that lives a minute, so the bytes do not pass through the hub.
     """
-    served = await hub.links.signed_download(artifact_id, version, exp, sig)
+    served = await hub.links.signed_download(artifact_id, version, exp, sig, by)
     if isinstance(served, str):
         return RedirectResponse(served, status_code=307, headers={"Cache-Control": "no-store"})
     return stream_response(served)
