@@ -129,14 +129,6 @@ def test_bench_api_runs_and_prints_every_row(tmp_path: Path) -> None:
             row["metric"] in line and row["baseline_label"] in line for line in out.splitlines()
         ), key
 
-    # The ceiling phase: both clients against the null server, which answered with the hub's
-    # own replies (the SDK parsed them: it listed the 20 artifacts of the captured page).
-    assert "## Ceiling" in out
-    ceiling = report["ceiling"]
-    for system in ("artifact-hub", "MLflow"):
-        for key in ("push_seq", "push_threads", "client_cpu_per_push"):
-            assert math.isfinite(ceiling[system][key]) and ceiling[system][key] > 0, (system, key)
-    assert ceiling["artifact-hub"]["listed"] == 20
     # Both servers stopped and the work folder is gone.
     assert list(tmp_path.iterdir()) == []
 

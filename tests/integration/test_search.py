@@ -468,6 +468,9 @@ async def test_reindex_catches_up_what_was_never_indexed(tmp_path: Path, minilm:
     )
     async with Hub(settings) as hub:
         hub.service.after_commit.clear()  # as if the events came from elsewhere
+        # The start's own catch-up runs in the background; on a loaded machine it could still
+        # be scanning while the pushes below commit, and index some of them.
+        await hub.search.indexer.flush()
         pushed = [
             await hub.service.push(
                 OWNER, note.text.encode(), name=f"n{i}.txt", content_type="text/plain"
