@@ -1,7 +1,8 @@
-"""The style guide as tests: ruff (lint and format) and mypy --strict stay clean."""
+"""The style guide as tests: ruff (lint and format), mypy --strict and the import rules."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -34,3 +35,19 @@ def test_ruff_lint_and_format_are_clean() -> None:
 def test_mypy_strict_is_clean() -> None:
     result = _run(_tool("mypy"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_rules_hold() -> None:
+    """The layers' import contracts in pyproject.toml ([tool.importlinter]) are kept."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [_tool("lint-imports"), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout, result.stdout
