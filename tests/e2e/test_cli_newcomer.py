@@ -19,48 +19,21 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
-
-from artifact_hub.cli import app
-
-runner = CliRunner()
+from tests.e2e.test_cli import LiveHub
 
 
 @dataclass
-class Served:
-    url: str
-    key: str
-    data_dir: Path
-    home: Path
-    run_dir: Path
+class Served(LiveHub):
+    """test_cli's live hub, with the runtime folder where ``serve`` announces itself."""
+
+    run_dir: Path = Path()
 
     def env(self, **changes: str | None) -> dict[str, str | None]:
-        base: dict[str, str | None] = {
-            name: None for name in os.environ if name.startswith("ARTIFACT_HUB_")
-        }
-        base |= {
-            "ARTIFACT_HUB_URL": self.url,
-            "ARTIFACT_HUB_API_KEY": self.key,
-            "HOME": str(self.home),
-            "XDG_RUNTIME_DIR": str(self.run_dir),
-        }
-        return base | changes
-
-    def run(self, *args: str, **env: str | None) -> Result:
-        return runner.invoke(app, list(args), env=self.env(**env))
-
-    def ok(self, *args: str, **env: str | None) -> str:
-        result = self.run(*args, **env)
-        assert result.exit_code == 0, (args, result.output, result.exception)
-        return result.stdout
-
-    def json(self, *args: str, **env: str | None) -> Any:
-        return json.loads(self.ok(*args, "--json", **env))
+        """The environment of a CLI call, with this hub's runtime folder."""
+        return super().env(XDG_RUNTIME_DIR=str(self.run_dir)) | changes
 
 
 def _free_port() -> int:
