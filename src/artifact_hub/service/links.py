@@ -410,9 +410,7 @@ class LinkService:
         url = await self._store_url(artifact, row, min(REDIRECT_TTL, self.store_url_max_ttl))
         if url is None:
             return artifact, row, stream
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await _close_unstarted(stream)
         return url
 
     async def open_signed(
@@ -453,11 +451,15 @@ class LinkService:
         self, caller: Caller, artifact_id: str, version: int | None
     ) -> tuple[Artifact, ArtifactVersion]:
         artifact, row, stream = await self.artifacts.open(caller, artifact_id, version)
-        # Only the checks were wanted; the stream was never started, so this reads nothing.
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await _close_unstarted(stream)  # only the checks were wanted
         return artifact, row
+
+
+async def _close_unstarted(stream: object) -> None:
+    """Close a blob stream that was opened but never read (closing it reads nothing)."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def link_path(link_id: str) -> str:
