@@ -19,50 +19,36 @@ true until the transaction ends.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator, Sequence, Set
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence, Set
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    ColumnElement,
-    Delete,
-    String,
-    and_,
-    bindparam,
-    delete,
-    func,
-    insert,
-    literal_column,
     select,
-    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import EventRejectedError
-from artifact_hub.index import tables as t
+from artifact_hub.index.batch_pending import BatchPending, _Artifact
+from artifact_hub.index.batch_sql import (
+    _A,
+    chunks,
+    executemany,
+    ids_param,
+    in_ids,
+    lock_artifacts,
+    processed_ids,
+)
 from artifact_hub.index.projector import (
-    SEAL_SESSION,
     IndexProjector,
     Usage,
     add_usage,
-    artifact_update,
     check_sequence,
     created_artifact_row,
     event_digest,
-    insert_ignore,
-    json_encoder,
-    label_rows,
     lineage_rows,
-    session_touch,
-    tag_rows,
     updated_artifact_values,
     versioned_artifact_values,
-    write_usage,
 )
 from artifact_hub.schemas.events import (
     ArtifactCreated,
@@ -84,198 +70,8 @@ __all__ = [
     "processed_ids",
 ]
 
-CHUNK = 500
-"""Ids per ``IN (...)`` list (a consumer poll is at most 500 records)."""
 
-_A = t.artifacts.c
-_LOCK_MANY = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(u.id, 0)) "
-    "FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS u(id, n) ORDER BY u.n"
-).bindparams(bindparam("ids", type_=ARRAY(String)))
-
-
-def in_ids(conn: AsyncConnection, column: ColumnElement[str]) -> ColumnElement[bool]:
-    """``column IN (:ids)``, one SQL text whatever the number of ids (statement caches hit).
-
-    ``IN (SELECT unnest(:ids))`` with an array on PostgreSQL,
-    ``IN (SELECT value FROM json_each(:ids))`` on SQLite. Bind :func:`ids_param` to ``ids``.
-    """
-    if conn.dialect.name == "postgresql":
-        # Not ``= ANY(:ids)``: prepared statements get a generic plan after five runs, and
-        # that plan cannot hash a parameter array: against a table the planner thinks small,
-        # a sequential scan compares every row with every id.
-        return column.in_(select(func.unnest(bindparam("ids", type_=ARRAY(String)))))
-    return column.in_(
-        select(literal_column("value")).select_from(func.json_each(bindparam("ids", type_=String)))
-    )
-
-
-def ids_param(conn: AsyncConnection, ids: Iterable[str]) -> Any:
-    """The value of the ``ids`` parameter of :func:`in_ids`."""
-    values = sorted(set(ids))
-    return values if conn.dialect.name == "postgresql" else json.dumps(values)
-
-
-_COMPILED: dict[tuple[str, int, tuple[str, ...]], tuple[Any, str, Any, list[tuple[int, Any]]]] = {}
-
-
-async def executemany(conn: AsyncConnection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """Execute ``statement`` once per row, as SQLAlchemy would, with less work per row.
-
-    The statement is compiled once per dialect and set of keys; each row is turned into the
-    driver's tuple with the columns' own bind processors (the same JSON and datetime
-    conversions), then the driver's ``executemany`` runs it. Every row has the keys of the
-    first. ``statement`` must live as long as the process (a module-level or cached one):
-    it is cached by identity.
-    """
-    if not rows:
-        return
-    keys = tuple(rows[0])
-    cache_key = (conn.dialect.name, id(statement), keys)
-    found = _COMPILED.get(cache_key)
-    if found is None:
-        compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
-        processors = compiled._bind_processors
-        names = list(compiled.positiontup or ())
-        getter = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
-        convert = [
-            (position, _faster(conn, compiled.binds[name].type, processors[name]))
-            for position, name in enumerate(names)
-            if processors.get(name) is not None
-        ]
-        # The statement is kept in the entry: its id stays its own.
-        found = _COMPILED[cache_key] = (statement, compiled.string, getter, convert)
-    _, sql, getter, convert = found
-    params: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = list(getter(row))
-        for position, process in convert:
-            values[position] = process(values[position])
-        params.append(tuple(values))
-    await conn.exec_driver_sql(sql, params)
-
-
-_json_dumps = json_encoder(sort_keys=False, ensure_ascii=True, compact=False)
-"""``json.dumps`` with its defaults (what SQLAlchemy's JSON type calls)."""
-_JSON_PROBES: tuple[Any, ...] = ({"b": [1, 2.5, None, True], "a": {"é": "ü\n"}}, ["x", {}], {})
-_UTC_MEMO: dict[str, dict[datetime, Any]] = {}
-_UTC_MEMO_SIZE = 8192
-
-
-def _faster(conn: AsyncConnection, type_: Any, process: Callable[[Any], Any]) -> Any:
-    """``process`` (a column's bind processor) or an equivalent that does less per row.
-
-    - ``UTCDateTime``: one conversion per distinct moment (a batch repeats each event's time
-      in several columns and rows, and ``applied_at`` in every row), shared by the columns
-      of that type on this dialect; equal moments are stored alike whatever their zone.
-    - ``JSON``, when the dialect serializes with plain ``json.dumps`` (checked on probes):
-      dicts and lists go to a prebuilt encoder; anything else to ``process``.
-    """
-    if isinstance(type_, t.UTCDateTime):
-        memo = _UTC_MEMO.setdefault(conn.dialect.name, {})
-
-        def utc(value: Any) -> Any:
-            if value is None:
-                return None  # what the type makes of None
-            found = memo.get(value)
-            if found is None:
-                if len(memo) >= _UTC_MEMO_SIZE:
-                    memo.clear()
-                found = process(value)
-                if found is not None:
-                    memo[value] = found
-            return found
-
-        return utc
-    if isinstance(type_, JSON) and all(process(p) == json.dumps(p) for p in _JSON_PROBES):
-
-        def dumps(value: Any) -> Any:
-            kind = type(value)
-            if kind is dict or kind is list:
-                try:
-                    return _json_dumps(value)
-                except (TypeError, ValueError, RecursionError):
-                    pass  # process raises what it always raised
-            return process(value)
-
-        return dumps
-    return process
-
-
-_INSERT = {
-    table.name: insert(table)
-    for table in (
-        t.artifacts,
-        t.artifact_versions,
-        t.artifact_labels,
-        t.artifact_tags,
-        t.artifact_lineage,
-        t.lineage_inputs,
-        t.processed_events,
-    )
-}
-_DELETE_LABELS = delete(t.artifact_labels).where(
-    and_(
-        t.artifact_labels.c.artifact_id == bindparam("b_artifact_id"),
-        t.artifact_labels.c.source == bindparam("b_source"),
-    )
-)
-_DELETE_TAGS = delete(t.artifact_tags).where(
-    t.artifact_tags.c.artifact_id == bindparam("b_artifact_id")
-)
-_DELETE_ACCESS = delete(t.access_entries).where(
-    and_(
-        t.access_entries.c.artifact_id == bindparam("b_artifact_id"),
-        t.access_entries.c.principal_type == bindparam("b_principal_type"),
-        t.access_entries.c.principal_id == bindparam("b_principal_id"),
-    )
-)
-
-
-def chunks(values: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
-    """``values`` in slices of at most ``size``."""
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-async def lock_artifacts(conn: AsyncConnection, artifact_ids: Sequence[str]) -> None:
-    """:func:`~artifact_hub.index.projector.lock_artifact` on each id, in sorted order.
-
-    One statement on PostgreSQL (the locks are taken in the order of the sorted array);
-    nothing on SQLite, whose write transactions run one at a time.
-    """
-    if conn.dialect.name != "postgresql" or not artifact_ids:
-        return
-    await conn.execute(_LOCK_MANY, {"ids": sorted(set(artifact_ids))})
-
-
-async def processed_ids(conn: AsyncConnection, event_ids: Iterable[str]) -> set[str]:
-    """Which of ``event_ids`` are in ``processed_events`` (one query)."""
-    ids = ids_param(conn, event_ids)
-    if not ids or ids == "[]":
-        return set()
-    column = t.processed_events.c.event_id
-    query = select(column).where(in_ids(conn, column))
-    return set((await conn.execute(query, {"ids": ids})).scalars())
-
-
-@dataclass(slots=True)
-class _Artifact:
-    """What the batch knows of one artifact (read once, then kept up to date in memory)."""
-
-    artifact_id: str
-    tenant_id: str
-    revision: int
-    version: int
-    metadata: Any
-    live: bool  # neither deleted nor purged: its versions count in tenant_usage
-    in_db: bool  # its row (and side rows) are in the database, not only pending
-    row: dict[str, Any] | None = None  # the pending INSERT row of an artifact made here
-    changes: dict[str, Any] = field(default_factory=dict)  # pending UPDATE of one in_db
-    slow: bool = False  # an event of it went through IndexProjector.apply: the rest too
-
-
-class BatchProjection:
+class BatchProjection(BatchPending):
     """One batch's projection inside the caller's transaction.
 
     Use: :meth:`load` with the batch's events, then :meth:`apply` each event in order
@@ -293,19 +89,6 @@ class BatchProjection:
         self.artifacts: dict[str, _Artifact] = {}
         self._now = datetime.now(UTC)
         self._clear()
-
-    def _clear(self) -> None:
-        self._inserts: dict[str, list[dict[str, Any]]] = {name: [] for name in _INSERT}
-        self._labels: dict[tuple[str, str], dict[str, Any]] = {}
-        self._label_deletes: set[tuple[str, str]] = set()
-        self._tags: dict[str, list[str]] = {}
-        self._tag_deletes: set[str] = set()
-        # (artifact, type, id) -> the grant row to insert (ON CONFLICT DO NOTHING), or None
-        # for a revoked entry.
-        self._access: dict[tuple[str, str, str], dict[str, Any] | None] = {}
-        self._access_deletes: set[tuple[str, str, str]] = set()
-        self._touches: dict[tuple[str, str], datetime] = {}
-        self._seals: dict[tuple[str, str], datetime] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -564,95 +347,3 @@ class BatchProjection:
         earliest = self._touches.get(key)
         if earliest is None or at < earliest:
             self._touches[key] = at
-
-    # ------------------------------------------------------------------ writing
-
-    async def flush(self, conn: AsyncConnection) -> None:
-        """Write everything pending: a few ``executemany`` per table."""
-        inserts = self._inserts
-        updates: dict[tuple[str, ...], list[_Artifact]] = {}
-        for state in self.artifacts.values():
-            if state.changes:
-                updates.setdefault(tuple(sorted(state.changes)), []).append(state)
-        await self._insert(conn, "artifacts", inserts["artifacts"])
-        for columns, states in updates.items():
-            await executemany(
-                conn,
-                artifact_update(columns),
-                [self._update_params(columns, state) for state in states],
-            )
-        await self._insert(conn, "artifact_versions", inserts["artifact_versions"])
-        await self._delete(
-            conn,
-            _DELETE_LABELS,
-            [{"b_artifact_id": a, "b_source": s} for a, s in sorted(self._label_deletes)],
-        )
-        await self._insert(
-            conn,
-            "artifact_labels",
-            [row for (a, s), pairs in self._labels.items() for row in label_rows(a, s, pairs)],
-        )
-        await self._delete(
-            conn, _DELETE_TAGS, [{"b_artifact_id": a} for a in sorted(self._tag_deletes)]
-        )
-        await self._insert(
-            conn,
-            "artifact_tags",
-            [row for a, tags in self._tags.items() for row in tag_rows(a, tags)],
-        )
-        await self._delete(
-            conn,
-            _DELETE_ACCESS,
-            [
-                {"b_artifact_id": a, "b_principal_type": kind, "b_principal_id": pid}
-                for a, kind, pid in sorted(self._access_deletes)
-            ],
-        )
-        grants = [row for row in self._access.values() if row is not None]
-        await executemany(conn, insert_ignore(conn, "access_entries"), grants)
-        await self._insert(conn, "artifact_lineage", inserts["artifact_lineage"])
-        await self._insert(conn, "lineage_inputs", inserts["lineage_inputs"])
-        if self._touches:
-            await executemany(
-                conn,
-                session_touch(conn),
-                [
-                    {"tenant_id": tenant, "session_id": session, "created_at": at}
-                    for (tenant, session), at in sorted(self._touches.items())
-                ],
-            )
-        if self._seals:
-            await executemany(
-                conn,
-                SEAL_SESSION,
-                [
-                    {"b_tenant_id": tenant, "b_session_id": session, "b_sealed_at": at}
-                    for (tenant, session), at in sorted(self._seals.items())
-                ],
-            )
-        await self._insert(conn, "processed_events", inserts["processed_events"])
-        for state in self.artifacts.values():
-            state.in_db = True
-            state.row = None
-            state.changes = {}
-        self._clear()
-
-    @staticmethod
-    def _update_params(columns: tuple[str, ...], state: _Artifact) -> dict[str, Any]:
-        params = {f"b_{name}": state.changes[name] for name in columns}
-        params["b_artifact_id"] = state.artifact_id
-        return params
-
-    async def finish(self, conn: AsyncConnection) -> None:
-        """Write what is pending and the tenants' storage deltas."""
-        await self.flush(conn)
-        await write_usage(conn, self.usage)
-        self.usage = {}
-
-    @staticmethod
-    async def _insert(conn: AsyncConnection, table: str, rows: list[dict[str, Any]]) -> None:
-        await executemany(conn, _INSERT[table], rows)
-
-    @staticmethod
-    async def _delete(conn: AsyncConnection, statement: Delete, rows: list[dict[str, Any]]) -> None:
-        await executemany(conn, statement, rows)

@@ -10,31 +10,49 @@ yet raises ``EventNotReadyError`` (try again later), one that contradicts what i
 
 from __future__ import annotations
 
-import hashlib
-import json
-import json.encoder
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
-    Insert,
-    Row,
-    Update,
     and_,
-    bindparam,
     delete,
     func,
-    insert,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import EventNotReadyError, EventRejectedError
 from artifact_hub.index import tables as t
+from artifact_hub.index.canonical_json import event_digest, json_encoder, label_value
+from artifact_hub.index.projection_rows import (
+    _State,
+    check_sequence,
+    created_artifact_row,
+    label_rows,
+    lineage_rows,
+    tag_rows,
+    updated_artifact_values,
+    versioned_artifact_values,
+)
+from artifact_hub.index.projection_writes import ProjectionWrites
+from artifact_hub.index.statements import (
+    _ADVANCE,
+    _DELETE_ACCESS,
+    _INSERT_PROCESSED,
+    _INSERT_VERSION,
+    _SEEN,
+    _STATE,
+    SEAL_SESSION,
+    Usage,
+    _update_artifact,
+    add_usage,
+    artifact_update,
+    insert_ignore,
+    lock_artifact,
+    session_touch,
+    usage_upsert,
+    write_usage,
+)
 from artifact_hub.schemas.events import (
     ArtifactCreated,
     ArtifactDeleted,
@@ -46,7 +64,6 @@ from artifact_hub.schemas.events import (
     EventBase,
     SessionSealed,
 )
-from artifact_hub.schemas.lineage import Lineage
 
 __all__ = [
     "SEAL_SESSION",
@@ -54,311 +71,25 @@ __all__ = [
     "Usage",
     "add_usage",
     "artifact_update",
+    "check_sequence",
+    "created_artifact_row",
     "event_digest",
     "insert_ignore",
     "json_encoder",
+    "label_rows",
     "label_value",
+    "lineage_rows",
     "lock_artifact",
     "session_touch",
+    "tag_rows",
+    "updated_artifact_values",
     "usage_upsert",
+    "versioned_artifact_values",
     "write_usage",
 ]
 
-Usage = dict[str, list[int]]
-"""Storage deltas per tenant, ``{tenant_id: [bytes, versions]}``, not written yet."""
 
-
-def add_usage(usage: Usage, tenant_id: str, size: int, versions: int) -> None:
-    """Add a delta to ``usage``."""
-    entry = usage.get(tenant_id)
-    if entry is None:
-        usage[tenant_id] = [size, versions]
-    else:
-        entry[0] += size
-        entry[1] += versions
-
-
-def _dialect(conn: AsyncConnection) -> Any:
-    return postgresql if conn.dialect.name == "postgresql" else sqlite
-
-
-_STATEMENTS: dict[tuple[str, str], Insert] = {}
-
-
-def _cached(conn: AsyncConnection, name: str) -> Insert:
-    key = (conn.dialect.name, name)
-    found = _STATEMENTS.get(key)
-    if found is None:
-        found = _STATEMENTS[key] = _BUILDERS[name](_dialect(conn))
-    return found
-
-
-def _build_usage_upsert(dialect: Any) -> Insert:
-    u = t.tenant_usage
-    ins = dialect.insert(u)
-    statement: Insert = ins.on_conflict_do_update(
-        index_elements=[u.c.tenant_id],
-        set_={
-            "bytes": u.c.bytes + ins.excluded.bytes,
-            "versions": u.c.versions + ins.excluded.versions,
-        },
-    )
-    return statement
-
-
-def _build_session_touch(dialect: Any) -> Insert:
-    s = t.sessions
-    ins = dialect.insert(s)
-    statement: Insert = ins.on_conflict_do_update(
-        index_elements=[s.c.tenant_id, s.c.session_id],
-        set_={"created_at": ins.excluded.created_at},
-        # Events of different artifacts may arrive in any order; keep the earliest.
-        where=ins.excluded.created_at < s.c.created_at,
-    )
-    return statement
-
-
-def _build_ignore(table: Any) -> Any:
-    def build(dialect: Any) -> Insert:
-        statement: Insert = dialect.insert(table).on_conflict_do_nothing(
-            index_elements=list(table.primary_key.columns)
-        )
-        return statement
-
-    return build
-
-
-_BUILDERS = {
-    "usage": _build_usage_upsert,
-    "session": _build_session_touch,
-    "ignore:artifacts": _build_ignore(t.artifacts),
-    "ignore:access_entries": _build_ignore(t.access_entries),
-}
-
-
-def usage_upsert(conn: AsyncConnection) -> Insert:
-    """``INSERT INTO tenant_usage ... ON CONFLICT DO UPDATE`` adding the given deltas."""
-    return _cached(conn, "usage")
-
-
-def session_touch(conn: AsyncConnection) -> Insert:
-    """Insert a session, or move its ``created_at`` earlier (never later)."""
-    return _cached(conn, "session")
-
-
-def insert_ignore(conn: AsyncConnection, table_name: str) -> Insert:
-    """``INSERT ... ON CONFLICT (primary key) DO NOTHING`` into ``artifacts``/``access_entries``."""
-    return _cached(conn, f"ignore:{table_name}")
-
-
-async def write_usage(conn: AsyncConnection, usage: Usage) -> None:
-    """Add ``usage`` to ``tenant_usage`` in one statement.
-
-    Tenants go in sorted order: every writer takes the rows' locks in the same order.
-    """
-    rows = [
-        {"tenant_id": tenant_id, "bytes": delta[0], "versions": delta[1]}
-        for tenant_id, delta in sorted(usage.items())
-        if delta[0] or delta[1]
-    ]
-    if rows:
-        await conn.execute(usage_upsert(conn), rows)
-
-
-def event_digest(event: EventBase) -> str:
-    """SHA-256 of the event's canonical JSON (every field, envelope included).
-
-    Recorded with the event id in ``processed_events``: a redelivery of the same event has the
-    same digest, a different event that reuses the id does not.
-    """
-    # ``event.model_dump(mode="json")``, minus the Python wrapper that passes its defaults on.
-    document = _canonical_json(event.__pydantic_serializer__.to_python(event, mode="json"))
-    return hashlib.sha256(document.encode()).hexdigest()
-
-
-def json_encoder(*, sort_keys: bool, ensure_ascii: bool, compact: bool) -> Callable[[Any], str]:
-    """``json.dumps`` with these options, its encoder built once instead of once per call.
-
-    The same output: ``json.dumps`` builds this C encoder (CPython's ``_json``) on every call;
-    without it, a prebuilt :class:`json.JSONEncoder`. No circular check: callers encode
-    pydantic dumps and validated values, which have no cycles (a cycle would end in a
-    ``RecursionError`` instead of ``ValueError``).
-    """
-    item, key = (",", ":") if compact else (", ", ": ")
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython has the C encoder
-        return json.JSONEncoder(
-            sort_keys=sort_keys,
-            ensure_ascii=ensure_ascii,
-            check_circular=False,
-            separators=(item, key),
-        ).encode
-    quote = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
-    encode = make(None, json.JSONEncoder().default, quote, None, key, item, sort_keys, False, True)
-    join = "".join
-
-    def dumps(value: Any) -> str:
-        return join(encode(value, 0))
-
-    return dumps
-
-
-_canonical_json = json_encoder(sort_keys=True, ensure_ascii=False, compact=True)
-"""``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)``."""
-
-
-async def lock_artifact(conn: AsyncConnection, artifact_id: str) -> None:
-    """Serialize transactions about one artifact until the caller's transaction ends.
-
-    A row lock cannot do it before the artifact's row exists (an early event and the create
-    it waits for would race); PostgreSQL takes an advisory lock on the id. SQLite needs
-    nothing: its write transactions already run one at a time.
-    """
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_LOCK, {"id": artifact_id})
-
-
-# Statements built once, their values bound per call: SQLAlchemy then finds each one compiled
-# in its cache instead of building and hashing a new statement (and a bind per literal) for
-# every event.
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))")
-_A = t.artifacts.c
-_SEEN = select(t.processed_events.c.event_id).where(
-    t.processed_events.c.event_id == bindparam("b_event_id")
-)
-_STATE = (
-    select(_A.revision, _A.tenant_id, _A.version, _A.metadata, _A.deleted_at, _A.purged_at)
-    .where(_A.artifact_id == bindparam("b_artifact_id"))
-    .with_for_update()
-)
-_ADVANCE = (
-    update(t.artifacts)
-    .where(
-        and_(
-            _A.artifact_id == bindparam("b_artifact_id"),
-            _A.revision == bindparam("b_from_revision"),
-        )
-    )
-    .values(
-        revision=bindparam("b_revision", type_=_A.revision.type),
-        updated_at=bindparam("b_updated_at", type_=_A.updated_at.type),
-    )
-)
-_INSERT_PROCESSED = insert(t.processed_events)
-_INSERT_VERSION = insert(t.artifact_versions)
-_INSERT_LINEAGE = insert(t.artifact_lineage)
-_INSERT_INPUTS = insert(t.lineage_inputs)
-_INSERT_LABELS = insert(t.artifact_labels)
-_INSERT_TAGS = insert(t.artifact_tags)
-_DELETE_ACCESS = delete(t.access_entries).where(
-    and_(
-        t.access_entries.c.artifact_id == bindparam("b_artifact_id"),
-        t.access_entries.c.principal_type == bindparam("b_principal_type"),
-        t.access_entries.c.principal_id == bindparam("b_principal_id"),
-    )
-)
-_DELETE_PAIRS = delete(t.artifact_labels).where(
-    and_(
-        t.artifact_labels.c.artifact_id == bindparam("b_artifact_id"),
-        t.artifact_labels.c.source == bindparam("b_source"),
-    )
-)
-_DELETE_TAGS = delete(t.artifact_tags).where(
-    t.artifact_tags.c.artifact_id == bindparam("b_artifact_id")
-)
-SEAL_SESSION = (
-    update(t.sessions)
-    .where(
-        and_(
-            t.sessions.c.tenant_id == bindparam("b_tenant_id"),
-            t.sessions.c.session_id == bindparam("b_session_id"),
-            t.sessions.c.sealed_at.is_(None),
-        )
-    )
-    .values(sealed_at=bindparam("b_sealed_at", type_=t.sessions.c.sealed_at.type))
-)
-_ARTIFACT_UPDATES: dict[tuple[str, ...], Update] = {}
-
-
-def artifact_update(columns: tuple[str, ...]) -> Update:
-    """``UPDATE artifacts SET <columns> WHERE artifact_id = ?``, built once per column set.
-
-    Parameters are ``b_<column>`` and ``b_artifact_id`` (one row, or many for executemany).
-    """
-    statement = _ARTIFACT_UPDATES.get(columns)
-    if statement is None:
-        statement = _ARTIFACT_UPDATES[columns] = (
-            update(t.artifacts)
-            .where(_A.artifact_id == bindparam("b_artifact_id"))
-            .values({name: bindparam(f"b_{name}", type_=_A[name].type) for name in columns})
-        )
-    return statement
-
-
-async def _update_artifact(conn: AsyncConnection, artifact_id: str, values: dict[str, Any]) -> None:
-    """``UPDATE artifacts SET <values> WHERE artifact_id = ...`` (see :func:`artifact_update`)."""
-    params = {f"b_{name}": value for name, value in values.items()}
-    params["b_artifact_id"] = artifact_id
-    await conn.execute(artifact_update(tuple(values)), params)
-
-
-def label_value(value: Any) -> str:
-    """How a label or metadata value is stored (and compared) in the key/value side table.
-
-    Every value is stored as its canonical JSON, so the string ``"3"`` and the number ``3``
-    stay different.
-    """
-    if type(value) is str:  # the common case: its JSON string, as json.dumps writes it
-        return _json_string(value)[:512]
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)[:512]
-
-
-_json_string: Callable[[str], str] = json.encoder.encode_basestring
-"""``json.dumps(s, ensure_ascii=False)`` of a string."""
-
-
-_State = Row[Any, Any, Any, Any, Any, Any]
-"""An artifact's revision, tenant, version, metadata, deleted_at and purged_at."""
-
-
-def check_sequence(event: ArtifactEvent, current: Any) -> None:
-    """Whether ``event`` may move its artifact on: it is the next ``seq`` of the same tenant.
-
-    ``current`` is the artifact as the index has it (``revision`` and ``tenant_id``), or None
-    when it has no row yet. The one-by-one projection and the batch projection both ask here.
-
-    Raises:
-        EventNotReadyError: An earlier event of the artifact is still missing.
-        EventRejectedError: Another tenant's artifact, or a ``seq`` already taken.
-    """
-    if current is None:
-        raise EventNotReadyError(
-            f"{event.type} for {event.artifact_id} arrived before artifact.created",
-            artifact_id=event.artifact_id,
-            seq=event.seq,
-        )
-    if current.tenant_id != event.tenant_id:
-        raise EventRejectedError(
-            f"{event.type} for {event.artifact_id} names another tenant",
-            artifact_id=event.artifact_id,
-        )
-    if event.seq <= current.revision:
-        raise EventRejectedError(
-            f"{event.type} seq {event.seq} for {event.artifact_id} was already taken by "
-            f"another event (revision is {current.revision})",
-            artifact_id=event.artifact_id,
-            seq=event.seq,
-        )
-    if event.seq > current.revision + 1:
-        raise EventNotReadyError(
-            f"{event.type} seq {event.seq} for {event.artifact_id} waits for seq "
-            f"{current.revision + 1}",
-            artifact_id=event.artifact_id,
-            seq=event.seq,
-        )
-
-
-class IndexProjector:
+class IndexProjector(ProjectionWrites):
     """Applies events to the index tables, idempotently and in per-artifact order.
 
     Besides the index rows it keeps ``tenant_usage`` (see ``tables.tenant_usage``): every
@@ -530,16 +261,6 @@ class IndexProjector:
         if event.metadata is not None:
             await self._replace_pairs(conn, event.artifact_id, "metadata", event.metadata)
 
-    @staticmethod
-    async def _lineage(
-        conn: AsyncConnection, event: ArtifactEvent, version: int, lineage: Lineage
-    ) -> None:
-        """Record which run and step made ``version``, and the versions it was made from."""
-        row, inputs = lineage_rows(event, version, lineage)
-        await conn.execute(_INSERT_LINEAGE, row)
-        if inputs:
-            await conn.execute(_INSERT_INPUTS, inputs)
-
     async def _shared(self, conn: AsyncConnection, event: ArtifactShared) -> None:
         for principal in event.revokes:
             await conn.execute(
@@ -576,19 +297,6 @@ class IndexProjector:
             await self._replace_pairs(conn, event.artifact_id, "label", event.labels)
         if event.tags is not None:
             await self._replace_tags(conn, event.artifact_id, event.tags)
-
-    @staticmethod
-    async def _live_usage(conn: AsyncConnection, artifact_id: str) -> tuple[int, int]:
-        """(bytes, count) of the artifact's versions that are not deleted."""
-        v = t.artifact_versions.c
-        row = (
-            await conn.execute(
-                select(func.coalesce(func.sum(v.size_bytes), 0), func.count()).where(
-                    and_(v.artifact_id == artifact_id, v.deleted_at.is_(None))
-                )
-            )
-        ).one()
-        return int(row[0] or 0), int(row[1] or 0)
 
     async def _deleted(
         self, conn: AsyncConnection, event: ArtifactDeleted, *, live: bool
@@ -657,169 +365,3 @@ class IndexProjector:
                 "b_sealed_at": event.occurred_at,
             },
         )
-
-    @staticmethod
-    async def _touch_session(
-        conn: AsyncConnection, tenant_id: str, session_id: str, at: datetime
-    ) -> None:
-        # One upsert: insert, or keep the earliest created_at (events of different artifacts
-        # may arrive in any order).
-        await conn.execute(
-            session_touch(conn),
-            {"tenant_id": tenant_id, "session_id": session_id, "created_at": at},
-        )
-
-    @staticmethod
-    async def _replace_pairs(
-        conn: AsyncConnection,
-        artifact_id: str,
-        source: str,
-        pairs: dict[str, Any],
-        *,
-        fresh: bool = False,
-    ) -> None:
-        if not fresh:
-            await conn.execute(_DELETE_PAIRS, {"b_artifact_id": artifact_id, "b_source": source})
-        if pairs:
-            await conn.execute(
-                _INSERT_LABELS,
-                [
-                    {
-                        "artifact_id": artifact_id,
-                        "source": source,
-                        "key": key[:128],
-                        "value": label_value(value),
-                    }
-                    for key, value in pairs.items()
-                ],
-            )
-
-    @staticmethod
-    async def _replace_tags(
-        conn: AsyncConnection, artifact_id: str, tags: list[str], *, fresh: bool = False
-    ) -> None:
-        if not fresh:
-            await conn.execute(_DELETE_TAGS, {"b_artifact_id": artifact_id})
-        unique = sorted(set(tags))
-        if unique:
-            await conn.execute(
-                _INSERT_TAGS,
-                [{"artifact_id": artifact_id, "tag": tag} for tag in unique],
-            )
-
-
-def created_artifact_row(event: ArtifactCreated) -> dict[str, Any]:
-    """The ``artifacts`` row an ``artifact.created`` inserts."""
-    lineage = event.lineage
-    return {
-        "artifact_id": event.artifact_id,
-        "tenant_id": event.tenant_id,
-        "namespace": event.namespace,
-        "name": event.name,
-        "agent_id": event.agent_id,
-        "session_id": event.session_id,
-        "kind": event.kind,
-        "content_type": event.content_type,
-        "version": 1,
-        "sha256": event.sha256,
-        "size_bytes": event.size_bytes,
-        "metadata": event.metadata,
-        "labels": event.labels,
-        "tags": event.tags,
-        "metrics": event.metrics,
-        "pinned": event.pinned,
-        "uri": event.uri,
-        "preview_uri": event.preview_uri,
-        "run_id": event.run_id or (lineage.run_id if lineage else None),
-        "graph_id": event.graph_id or (lineage.workflow_id if lineage else None),
-        "node_id": event.node_id or (lineage.step_id if lineage else None),
-        "tool_name": event.tool_name,
-        "tool_version": event.tool_version,
-        "org_id": event.org_id,
-        "user_id": event.user_id,
-        "client_id": event.client_id,
-        "app_id": event.app_id,
-        "created_at": event.occurred_at,
-        "updated_at": event.occurred_at,
-        "expires_at": event.expires_at,
-        "deleted_at": None,
-        "expired_at": None,
-        "purged_at": None,
-        "revision": 1,
-    }
-
-
-def versioned_artifact_values(event: ArtifactVersioned, metadata: Any) -> dict[str, Any]:
-    """The ``artifacts`` columns an ``artifact.versioned`` sets (besides revision/updated_at)."""
-    values: dict[str, Any] = {
-        "version": event.version,
-        "sha256": event.sha256,
-        "size_bytes": event.size_bytes,
-        "metadata": metadata,
-    }
-    if event.content_type is not None:
-        values["content_type"] = event.content_type
-    if event.lineage is not None:
-        # The artifact row names the run that made its current version.
-        values["run_id"] = event.lineage.run_id
-        if event.lineage.workflow_id is not None:
-            values["graph_id"] = event.lineage.workflow_id
-        if event.lineage.step_id is not None:
-            values["node_id"] = event.lineage.step_id
-    return values
-
-
-def updated_artifact_values(event: ArtifactUpdated) -> dict[str, Any]:
-    """The ``artifacts`` columns an ``artifact.updated`` sets (besides revision/updated_at)."""
-    values: dict[str, Any] = {}
-    if event.pinned is not None:
-        values["pinned"] = event.pinned
-    if event.expiry is not None:
-        values["expires_at"] = event.expiry.expires_at
-        values["expired_at"] = None
-    for field in ("metadata", "labels", "tags", "metrics"):
-        value = getattr(event, field)
-        if value is not None:
-            values[field] = value
-    return values
-
-
-def label_rows(artifact_id: str, source: str, pairs: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``artifact_labels`` rows of ``pairs``."""
-    return [
-        {"artifact_id": artifact_id, "source": source, "key": key[:128], "value": label_value(v)}
-        for key, v in pairs.items()
-    ]
-
-
-def tag_rows(artifact_id: str, tags: list[str]) -> list[dict[str, Any]]:
-    """The ``artifact_tags`` rows of ``tags``."""
-    return [{"artifact_id": artifact_id, "tag": tag} for tag in sorted(set(tags))]
-
-
-def lineage_rows(
-    event: ArtifactEvent, version: int, lineage: Lineage
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``artifact_lineage`` row and ``lineage_inputs`` rows of a version's lineage."""
-    inputs = {(i.artifact_id, i.version): None for i in lineage.inputs}  # unique, in order
-    return (
-        {
-            "artifact_id": event.artifact_id,
-            "version": version,
-            "tenant_id": event.tenant_id,
-            "run_id": lineage.run_id,
-            "workflow_id": lineage.workflow_id,
-            "step_id": lineage.step_id,
-            "created_at": event.occurred_at,
-        },
-        [
-            {
-                "artifact_id": event.artifact_id,
-                "version": version,
-                "input_artifact_id": input_id,
-                "input_version": input_version,
-                "tenant_id": event.tenant_id,
-            }
-            for input_id, input_version in inputs
-        ],
-    )
