@@ -31,7 +31,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from artifact_hub import Client
-from artifact_hub.cli import app, remote
+from artifact_hub.cli import app, remote, remote_common
 from artifact_hub.cli.main import EXIT_CODES, HUB_UNREACHABLE
 from artifact_hub.errors import AuthenticationError, InvalidRequestError
 
@@ -394,7 +394,7 @@ def test_progress_bars_only_on_a_terminal_and_never_with_json(
     assert remote._show_progress(as_json=False)
     assert not remote._show_progress(as_json=True)
 
-    monkeypatch.setattr(remote, "_show_progress", lambda as_json: not as_json)
+    monkeypatch.setattr(remote_common, "_show_progress", lambda as_json: not as_json)
     pushed = hub.run("push", str(report), "--session", session)
     assert pushed.exit_code == 0 and "report.txt" in pushed.stderr and "bytes" in pushed.stderr
     art = pushed.stdout.split()[0]
