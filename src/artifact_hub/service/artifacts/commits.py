@@ -27,10 +27,7 @@ from artifact_hub.errors import (
 )
 from artifact_hub.index.projector import lock_artifact
 from artifact_hub.schemas.artifacts import Artifact
-from artifact_hub.schemas.events import (
-    ArtifactUpdated,
-    EventBase,
-)
+from artifact_hub.schemas.events import ArtifactUpdated, EventBase
 from artifact_hub.schemas.fields import MAX_TTL_SECONDS
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import Lineage

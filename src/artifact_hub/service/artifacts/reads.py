@@ -33,12 +33,7 @@ from artifact_hub.schemas.lineage import LineageGraph
 from artifact_hub.service.artifacts.content import _prepare_target
 from artifact_hub.service.plans import PlanLimits
 from artifact_hub.service.rules import WriteRules
-from artifact_hub.storage.base import (
-    CHUNK_SIZE,
-    BlobNotFoundError,
-    BlobStore,
-    HashingReader,
-)
+from artifact_hub.storage.base import CHUNK_SIZE, BlobNotFoundError, BlobStore, HashingReader
 
 _THREADED_HASH = 256 * 1024
 

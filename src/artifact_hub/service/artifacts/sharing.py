@@ -9,10 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.errors import InvalidRequestError
 from artifact_hub.schemas.artifacts import Access, Principal
-from artifact_hub.schemas.events import (
-    ArtifactShared,
-    EventBase,
-)
+from artifact_hub.schemas.events import ArtifactShared, EventBase
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.artifacts.commits import ArtifactCommits
 from artifact_hub.service.artifacts.models import _principals
