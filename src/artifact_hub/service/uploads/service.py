@@ -51,7 +51,10 @@ from artifact_hub.service.artifacts import StagedUpload, new_artifact_id
 from artifact_hub.service.uploads.naming import new_upload_id, upload_path
 from artifact_hub.service.uploads.requests import _push_fields, _ttl, _validate
 from artifact_hub.service.uploads.sizes import MAX_UPLOAD_BYTES, part_sizes
-from artifact_hub.service.uploads.staging import _MPU_SEPARATOR, _STAGING_KEY_MAX, UploadStaging
+from artifact_hub.service.uploads.staging import _MPU_SEPARATOR, UploadStaging
+
+_STAGING_KEY_MAX = 255
+"""The length of ``uploads.staging_key``: a longer S3 upload id is looked up, not kept."""
 
 
 class UploadService(UploadStaging):

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 _MPU_SEPARATOR = "#"
 """``uploads.staging_key`` of a multipart upload: ``staging/<upload_id>#<S3 upload id>``."""
 
-_STAGING_KEY_MAX = 255
-
 
 def _mpu_id(staging_key: str | None) -> str | None:
     """The S3 multipart upload id kept in ``uploads.staging_key``, if any."""
