@@ -443,7 +443,7 @@ async def test_s3_upload_id_too_long_for_its_column_is_looked_up(
     api: Api, small_parts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _s3_only(api)
-    monkeypatch.setattr("artifact_hub.service.uploads._STAGING_KEY_MAX", 30)
+    monkeypatch.setattr("artifact_hub.service.uploads.service._STAGING_KEY_MAX", 30)
     data = _data(6 * MiB, 4)
     upload = await api.upload_url(len(data))
     await _put_parts(upload, data)

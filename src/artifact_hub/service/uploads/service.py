@@ -18,17 +18,18 @@ through :meth:`ArtifactService.push` (plan limits, quota, session, events) with 
 blob. Until then nothing is visible: the pending upload is a row in ``uploads``, not an
 artifact. Its artifact id is chosen up front, which makes completing twice (even at the same
 time) give the same artifact.
+
+Where the parts live: sizes in :mod:`.sizes`, ids in :mod:`.naming`, request checks in
+:mod:`.requests`, staged bytes and multipart uploads in :mod:`.staging`.
 """
 
 from __future__ import annotations
 
 import itertools
-import secrets
 from collections.abc import AsyncIterable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import and_, delete, insert, select, update
 
 from artifact_hub.errors import (
@@ -43,70 +44,20 @@ from artifact_hub.errors import (
     UploadNotFoundError,
 )
 from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
 from artifact_hub.schemas.api import Upload, UploadPart, UploadUrlRequest
 from artifact_hub.schemas.artifacts import Artifact
-from artifact_hub.schemas.events import ArtifactCreated
 from artifact_hub.schemas.identity import Caller
-from artifact_hub.service.artifacts import TTL, ArtifactService, StagedUpload, new_artifact_id
-from artifact_hub.service.signing import UrlSigner
-from artifact_hub.storage.base import BlobStore
+from artifact_hub.service.artifacts import StagedUpload, new_artifact_id
+from artifact_hub.service.uploads.naming import new_upload_id, upload_path
+from artifact_hub.service.uploads.requests import _push_fields, _ttl, _validate
+from artifact_hub.service.uploads.sizes import MAX_UPLOAD_BYTES, part_sizes
+from artifact_hub.service.uploads.staging import _MPU_SEPARATOR, UploadStaging
 
-if TYPE_CHECKING:
-    from artifact_hub.storage.s3 import S3BlobStore
-
-__all__ = [
-    "MAX_UPLOAD_BYTES",
-    "MULTIPART_THRESHOLD",
-    "PART_SIZE",
-    "UploadService",
-    "new_upload_id",
-    "part_sizes",
-    "upload_path",
-]
-
-MiB = 1024 * 1024
-MAX_UPLOAD_BYTES = 5 * 1024**3
-"""The presigned path's limit (5 GB): S3 accepts at most this in one PUT or ``CopyObject``."""
-MULTIPART_THRESHOLD = 64 * MiB
-"""On S3, uploads larger than this get presigned part URLs instead of one PUT URL."""
-PART_SIZE = 64 * MiB
-"""The size of each part but the last (5 GB in 80 parts; S3 takes 5 MiB to 5 GiB)."""
-_MPU_SEPARATOR = "#"
-"""``uploads.staging_key`` of a multipart upload: ``staging/<upload_id>#<S3 upload id>``."""
 _STAGING_KEY_MAX = 255
-
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-# Fields of the request that are not push() arguments (or are mapped by hand).
-_NOT_PUSH_FIELDS = frozenset(
-    {
-        "content_base64",
-        "agent_id",
-        "size_bytes",
-        "sha256",
-        "ttl_seconds",
-        "never_expires",
-    }
-)
+"""The length of ``uploads.staging_key``: a longer S3 upload id is looked up, not kept."""
 
 
-def new_upload_id() -> str:
-    """``upl_`` and 16 random lowercase base32 characters (80 bits)."""
-    return "upl_" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
-
-
-def part_sizes(size: int, part_size: int) -> list[int]:
-    """The sizes of the parts of a ``size``-byte upload in parts of ``part_size``."""
-    full, rest = divmod(size, part_size)
-    return [part_size] * full + ([rest] if rest or not full else [])
-
-
-def upload_path(upload_id: str) -> str:
-    """The path a hub upload URL's signature covers."""
-    return f"/v1/uploads/{upload_id}"
-
-
-class UploadService:
+class UploadService(UploadStaging):
     """Presigned uploads over the artifact service.
 
     Args:
@@ -120,35 +71,6 @@ class UploadService:
         multipart_threshold: On S3, uploads larger than this go in presigned parts.
         part_size: The parts' size (at least 5 MiB; raised so no upload needs over 10,000).
     """
-
-    def __init__(
-        self,
-        db: Database,
-        artifacts: ArtifactService,
-        signer: UrlSigner,
-        public_url: str,
-        *,
-        url_ttl: timedelta = timedelta(hours=1),
-        complete_grace: timedelta = timedelta(hours=1),
-        multipart_threshold: int = MULTIPART_THRESHOLD,
-        part_size: int = PART_SIZE,
-    ) -> None:
-        self.db = db
-        self.artifacts = artifacts
-        self.signer = signer
-        self.public_url = public_url.rstrip("/")
-        self.url_ttl = url_ttl
-        self.complete_grace = complete_grace
-        self.multipart_threshold = multipart_threshold
-        self.part_size = part_size
-        self._s3 = _s3_store(artifacts)
-
-    @property
-    def blobs(self) -> BlobStore:
-        """The artifact service's blob store, where uploads are staged."""
-        return self.artifacts.blobs
-
-    # ------------------------------------------------------------------ use cases
 
     async def request_upload(self, caller: Caller, request: UploadUrlRequest) -> Upload:
         """Register a pending upload and return where to PUT its bytes.
@@ -379,8 +301,6 @@ class UploadService:
                 )
         return len(stale)
 
-    # ------------------------------------------------------------------ internals
-
     async def _row(self, caller: Caller, upload_id: str) -> Any:
         async with self.db.connect() as conn:
             row = (
@@ -407,91 +327,3 @@ class UploadService:
             raise SessionSealedError(
                 f"Session {session_id} is sealed; use a new session.", session_id=session_id
             )
-
-    def _part_size(self, size: int) -> int:
-        from artifact_hub.storage.s3 import MAX_PARTS, MIN_PART_SIZE
-
-        part = max(self.part_size, MIN_PART_SIZE)
-        while -(-size // part) > MAX_PARTS:
-            part *= 2
-        return part
-
-    async def _staged_size(self, upload_id: str) -> int | None:
-        staged = await self.blobs.staged(upload_id)
-        return None if staged is None else staged.size
-
-    async def _mpu_ids(self, upload_id: str, staging_key: str | None) -> list[str]:
-        """The S3 multipart upload of this upload, if it has one (kept, or looked up)."""
-        mpu_id = _mpu_id(staging_key)
-        if self._s3 is None or mpu_id is None:
-            return []
-        if mpu_id:
-            return [mpu_id]
-        return await self._s3.multipart_upload_ids(upload_id)
-
-    async def _discard(self, upload_id: str, staging_key: str | None = None) -> None:
-        """Drop the staged bytes (and on S3 an unfinished multipart upload's parts)."""
-        for mpu_id in await self._mpu_ids(upload_id, staging_key):
-            assert self._s3 is not None  # only S3 uploads have one
-            await self._s3.abort_multipart_upload(upload_id, mpu_id)
-        await self.blobs.discard_staged(upload_id)
-
-
-def _mpu_id(staging_key: str | None) -> str | None:
-    """The S3 multipart upload id kept in ``uploads.staging_key``, if any."""
-    if not staging_key or _MPU_SEPARATOR not in staging_key:
-        return None
-    return staging_key.split(_MPU_SEPARATOR, 1)[1]
-
-
-def _s3_store(artifacts: ArtifactService) -> S3BlobStore | None:
-    # Imported here so that hubs without S3 never load boto3.
-    from artifact_hub.storage.s3 import S3BlobStore
-
-    return artifacts.blobs if isinstance(artifacts.blobs, S3BlobStore) else None
-
-
-def _ttl(request: UploadUrlRequest) -> TTL:
-    if request.never_expires:
-        return "never"
-    return request.ttl_seconds
-
-
-def _push_fields(request: UploadUrlRequest) -> dict[str, Any]:
-    """The request's fields as ``ArtifactService.push`` keyword arguments."""
-    fields = {
-        name: value
-        for name, value in request.model_dump(exclude_none=True).items()
-        if name not in _NOT_PUSH_FIELDS
-    }
-    fields.setdefault("name", "artifact")
-    return fields
-
-
-def _validate(caller: Caller, request: UploadUrlRequest, artifact_id: str) -> None:
-    """Check the request's fields as the event built at ``complete`` will.
-
-    Raises:
-        InvalidRequestError: Any field that would make that event invalid.
-    """
-    if request.content_base64 is not None:
-        raise InvalidRequestError("content_base64 is not accepted here; PUT the bytes instead")
-    if request.sha256 is not None and (
-        len(request.sha256) != 64 or any(c not in "0123456789abcdef" for c in request.sha256)
-    ):
-        raise InvalidRequestError("sha256 must be 64 lowercase hex characters")
-    fields = _push_fields(request)
-    fields.pop("session_id", None)
-    try:
-        ArtifactCreated(
-            tenant_id=caller.tenant_id,
-            artifact_id=artifact_id,
-            sha256=request.sha256 or "0" * 64,
-            size_bytes=request.size_bytes,
-            agent_id=caller.agent_id,
-            **{**fields, "namespace": request.namespace or caller.namespace},
-        )
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise InvalidRequestError(f"{where}: {first.get('msg', 'invalid')}") from error
