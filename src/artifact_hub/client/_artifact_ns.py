@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
-from artifact_hub.client._base import ALL_SESSIONS, ListFilters, Progress, Source
+from artifact_hub.client._config import ALL_SESSIONS, Progress, Source
+from artifact_hub.client._requests import ListFilters
 from artifact_hub.schemas.api import Upload
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion
 from artifact_hub.schemas.lineage import LineageGraph

@@ -16,17 +16,17 @@ from typing import Any, Unpack
 
 import httpx
 
-from artifact_hub.client._base import (
+from artifact_hub.client._base import BaseClient
+from artifact_hub.client._config import (
     CHUNK_SIZE,
     DEFAULT_TIMEOUT,
     PART_CONCURRENCY,
     TTL,
-    BaseClient,
-    Call,
-    HashingWriter,
-    ListFilters,
     Progress,
     Source,
+    retry_after_seconds,
+)
+from artifact_hub.client._errors import (
     checksum_error,
     content_length,
     error_from_response,
@@ -34,9 +34,9 @@ from artifact_hub.client._base import (
     filename_from_headers,
     output_is_dir,
     part_path,
-    push_filename,
-    retry_after_seconds,
 )
+from artifact_hub.client._requests import Call, ListFilters, push_filename
+from artifact_hub.client._transfers import HashingWriter
 from artifact_hub.errors import ServerError
 from artifact_hub.schemas.api import ArtifactList, Link, SignedUrl, Upload, VersionList, WhoAmI
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Session
