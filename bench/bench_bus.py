@@ -71,19 +71,26 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from sqlalchemy import Boolean
 from sqlalchemy.engine import URL, make_url
 
-from artifact_hub.bus import KafkaPublisher, all_topics, decode, encode, ensure_topics, header_map
-from artifact_hub.bus.cloudevents import KafkaRecord
+from artifact_hub.adapters.bus import (
+    KafkaPublisher,
+    all_topics,
+    decode,
+    encode,
+    ensure_topics,
+    header_map,
+)
+from artifact_hub.adapters.index import Database
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.projector import event_digest
 from artifact_hub.consumers import (
     ARTIFACT_TOPICS,
     IndexConsumer,
     Outcome,
     subscribe_index_consumer,
 )
-from artifact_hub.index import Database
-from artifact_hub.index import tables as t
-from artifact_hub.index.projector import event_digest
 from artifact_hub.plugin import bootstrap as hub_bootstrap
 from artifact_hub.schemas import ArtifactCreated, Caller, EventBase
+from artifact_hub.schemas.cloudevents import KafkaRecord
 
 RELAY_BATCH = 200  # HubSettings.relay_batch_size's default
 LATENCY_PAYLOAD = 1024

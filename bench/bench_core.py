@@ -50,10 +50,10 @@ from _common import (
 )
 from sqlalchemy import Table, create_engine
 
-from artifact_hub.index import Database, IndexProjector
-from artifact_hub.index import tables as t
-from artifact_hub.index.batch_projector import BatchProjection
-from artifact_hub.index.projector import event_digest
+from artifact_hub.adapters.index import Database, IndexProjector
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.batch_projector import BatchProjection
+from artifact_hub.adapters.index.projector import event_digest
 from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas import (
     ArtifactCreated,

@@ -27,12 +27,12 @@ from typing import Any
 
 from _common import Row, machine_facts, print_facts, print_json, print_table, progress
 
-from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
-from artifact_hub.index.queries import ArtifactFilter, encode_cursor
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.queries import ArtifactFilter, encode_cursor
+from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.artifacts import ArtifactService
-from artifact_hub.storage.local import LocalBlobStore
 
 PAGE = 200
 TENANT = "bench"

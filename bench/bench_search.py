@@ -62,15 +62,15 @@ from _common import machine_facts, print_facts, print_json, print_latency, progr
 from sqlalchemy import event, insert, text
 from sqlalchemy.engine import URL, make_url
 
-from artifact_hub.index import Database
-from artifact_hub.index import tables as t
-from artifact_hub.index.projector import label_value
-from artifact_hub.index.search import SearchIndexer, document_body, fts_table
+from artifact_hub.adapters.index import Database
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.projector import label_value
+from artifact_hub.adapters.index.search import SearchIndexer, document_body, fts_table
+from artifact_hub.adapters.storage.memory import MemoryBlobStore
 from artifact_hub.schemas import Caller
 from artifact_hub.schemas.search import SearchRequest
 from artifact_hub.service.embedders import Embedder, HashingEmbedder, MiniLMEmbedder
 from artifact_hub.service.search import SearchService, top_cosine
-from artifact_hub.storage.memory import MemoryBlobStore
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 DIM = 384

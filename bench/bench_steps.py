@@ -50,10 +50,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench_bus import Broker, spawn_broker, wait_ready
 from faststream.kafka import KafkaBroker
 
-from artifact_hub.bus import ensure_topics, step_topics
+from artifact_hub.adapters.bus import ensure_topics, step_topics
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
-from artifact_hub.settings import HubSettings
 from artifact_hub.workflow_steps import LoadLog, StepContext, default_registry
 from artifact_hub.workflow_steps.service import (
     KafkaStepClient,

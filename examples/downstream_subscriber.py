@@ -3,7 +3,7 @@
 The hub publishes CloudEvents 1.0 on Kafka (see ``docs/asyncapi.yaml``). This FastStream app
 subscribes to ``artifact.created`` and ``artifact.versioned`` in its own consumer group (so it
 gets every event, independently of the hub's own consumers), decodes each record with
-``artifact_hub.bus.decode`` and logs the artifact's name, id, version and size. When
+``artifact_hub.adapters.bus.decode`` and logs the artifact's name, id, version and size. When
 ``ARTIFACT_HUB_URL`` and ``ARTIFACT_HUB_API_KEY`` are set it also fetches the artifact's
 current metadata through the SDK (``AsyncClient.get``).
 
@@ -31,8 +31,8 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from artifact_hub import ArtifactHubError, AsyncClient
-from artifact_hub.bus import decode, header_map
-from artifact_hub.errors import EventRejectedError
+from artifact_hub.adapters.bus import decode, header_map
+from artifact_hub.core.errors import EventRejectedError
 from artifact_hub.schemas import Artifact, ArtifactCreated, ArtifactVersioned
 
 __all__ = ["NewArtifact", "build_subscriber", "client_from_env", "main"]

@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from artifact_hub.client import AcentaClient, AsyncClient, Client
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ArtifactExpiredError,
     ArtifactHubError,
@@ -38,16 +38,16 @@ from artifact_hub.errors import (
 from artifact_hub.schemas import Artifact, ArtifactVersion, Caller
 
 if TYPE_CHECKING:
+    from artifact_hub.core.settings import HubSettings
     from artifact_hub.facade import ArtifactFacade, RunContext
     from artifact_hub.plugin import Hub, bootstrap
-    from artifact_hub.settings import HubSettings
 
 _LAZY = {
     "ArtifactFacade": "artifact_hub.facade",
     "RunContext": "artifact_hub.facade",
     "Hub": "artifact_hub.plugin",
     "bootstrap": "artifact_hub.plugin",
-    "HubSettings": "artifact_hub.settings",
+    "HubSettings": "artifact_hub.core.settings",
 }
 """Exports that load the server or the facade, imported when first asked for."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from artifact_hub.index import Database
+from artifact_hub.adapters.index import Database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -22,8 +22,7 @@ import httpx
 import pytest
 
 import artifact_hub
-from artifact_hub.errors import ChecksumMismatchError, FileTooLargeError
-from artifact_hub.storage import (
+from artifact_hub.adapters.storage import (
     BlobInfo,
     BlobNotFoundError,
     BlobStore,
@@ -31,6 +30,7 @@ from artifact_hub.storage import (
     MemoryBlobStore,
     S3BlobStore,
 )
+from artifact_hub.core.errors import ChecksumMismatchError, FileTooLargeError
 
 MiB = 1024 * 1024
 SRC_DIR = Path(artifact_hub.__file__).resolve().parent.parent
@@ -294,7 +294,7 @@ class TestLocalBlobStore(StreamingContract):
 # own buffers would count against the limit.
 _MEASURE_IN_CHILD = """
 import asyncio, hashlib, json, sys, tracemalloc
-from artifact_hub.storage import S3BlobStore
+from artifact_hub.adapters.storage import S3BlobStore
 
 async def main(cfg):
     store = S3BlobStore(cfg["bucket"], spool_dir=cfg["spool_dir"], **cfg["settings"])

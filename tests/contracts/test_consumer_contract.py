@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from tests.factories import history
 
-from artifact_hub.bus import KafkaRecord, encode
+from artifact_hub.adapters.bus import KafkaRecord, encode
+from artifact_hub.adapters.index import Database, IndexReader
 from artifact_hub.consumers import IndexConsumer, Outcome
-from artifact_hub.index import Database, IndexReader
 
 
 async def test_an_early_event_waits_and_is_applied_with_its_predecessor(database: Database) -> None:

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import ConflictError
-from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.core.errors import ConflictError
 
 
 def _key(tenant: str, key: str) -> dict[str, object]:

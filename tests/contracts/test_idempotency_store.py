@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from artifact_hub.errors import ConflictError
-from artifact_hub.index.database import Database
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.core.errors import ConflictError
 from artifact_hub.service.idempotency import IdempotencyStore
 
 

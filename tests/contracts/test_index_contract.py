@@ -9,8 +9,14 @@ import pytest
 from sqlalchemy import inspect
 from tests.factories import BASE_TIME, created, history, sealed, sha
 
-from artifact_hub.errors import EventNotReadyError, EventRejectedError, InvalidRequestError
-from artifact_hub.index import ArtifactFilter, Database, IndexProjector, IndexReader, Outbox
+from artifact_hub.adapters.index import (
+    ArtifactFilter,
+    Database,
+    IndexProjector,
+    IndexReader,
+    Outbox,
+)
+from artifact_hub.core.errors import EventNotReadyError, EventRejectedError, InvalidRequestError
 from artifact_hub.schemas import (
     ArtifactDeleted,
     ArtifactShared,

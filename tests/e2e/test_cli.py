@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 from artifact_hub import Client
 from artifact_hub.cli import app, remote, remote_common
 from artifact_hub.cli.main import EXIT_CODES, HUB_UNREACHABLE
-from artifact_hub.errors import AuthenticationError, InvalidRequestError
+from artifact_hub.core.errors import AuthenticationError, InvalidRequestError
 
 runner = CliRunner()
 

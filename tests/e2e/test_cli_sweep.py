@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from artifact_hub.cli import app
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Artifact, Caller
-from artifact_hub.settings import HubSettings
 
 runner = CliRunner()
 OPERATOR = Caller(tenant_id="default", admin=True)

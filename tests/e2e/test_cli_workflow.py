@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 from artifact_hub.cli.admin import ensure_bootstrap_key
 from artifact_hub.cli.main import app
 from artifact_hub.cli.workflow_cli import RUN_FAILED
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
-from artifact_hub.settings import HubSettings
 from artifact_hub.workflow_steps.registry import default_registry
 
 SEED_WORKFLOW: dict[str, Any] = {

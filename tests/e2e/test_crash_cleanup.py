@@ -247,7 +247,7 @@ def test_local_kill_mid_put(local_hub: Served) -> None:
 
 def test_local_blob_without_version(local_hub: Served) -> None:
     """What a kill between a blob's write and its commit leaves: a blob nothing references."""
-    from artifact_hub.storage.local import LocalBlobStore
+    from artifact_hub.adapters.storage.local import LocalBlobStore
 
     served, data = local_hub, local_hub.data_dir
     keep = _push_small(served)

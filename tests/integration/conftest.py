@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
-from artifact_hub.settings import HubSettings
 
 
 def stack_settings(

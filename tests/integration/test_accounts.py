@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.database import Database
 from artifact_hub.cli.admin import ensure_bootstrap_key
 from artifact_hub.cli.main import app
-from artifact_hub.errors import AuthenticationError, ConflictError, InvalidRequestError
-from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
+from artifact_hub.core.errors import AuthenticationError, ConflictError, InvalidRequestError
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.service.accounts import AccountService
-from artifact_hub.settings import HubSettings
 
 
 async def test_keys_store_only_a_hash_and_authenticate(hub: Hub) -> None:

@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from tests.integration.test_kafka_events import consume_into, read_topics, snapshot
 
-from artifact_hub.bus import all_topics, ensure_topics, header_map
-from artifact_hub.index import Database, IndexProjector
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.bus import all_topics, ensure_topics, header_map
+from artifact_hub.adapters.index import Database, IndexProjector
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.schemas import (
     ArtifactCreated,
     ArtifactShared,

@@ -19,9 +19,9 @@ from tests.factories import history, sealed
 from tests.integration.test_kafka_events import read_topics, snapshot
 from tests.integration.workers import Worker, read_stats, spawn, stop_all
 
-from artifact_hub.bus import KafkaPublisher, all_topics, encode, ensure_topics
-from artifact_hub.index import Database, IndexProjector
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.bus import KafkaPublisher, all_topics, encode, ensure_topics
+from artifact_hub.adapters.index import Database, IndexProjector
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.schemas import EventBase
 
 

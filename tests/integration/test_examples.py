@@ -20,11 +20,11 @@ from aiokafka import AIOKafkaProducer
 from tests.integration.test_kafka_events import FAST_GROUP, read_topics
 
 from artifact_hub import AsyncClient
+from artifact_hub.adapters.bus import all_topics, ensure_topics
 from artifact_hub.api import create_app
-from artifact_hub.bus import all_topics, ensure_topics
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
-from artifact_hub.settings import HubSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "downstream_subscriber.py"

@@ -24,15 +24,19 @@ import httpx
 import pytest
 from tests.integration.conftest import STACKS
 
+from artifact_hub.adapters.storage.base import BlobInfo
 from artifact_hub.api import create_app
 from artifact_hub.client import AsyncClient
-from artifact_hub.errors import ChecksumMismatchError, InvalidRequestError, PermissionDeniedError
+from artifact_hub.core.errors import (
+    ChecksumMismatchError,
+    InvalidRequestError,
+    PermissionDeniedError,
+)
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.facade import MANIFEST_CONTENT_TYPE, ArtifactFacade, RunContext
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.identity import Caller
-from artifact_hub.settings import HubSettings
-from artifact_hub.storage.base import BlobInfo
 
 IDS = {
     "org_id": "org_acme",

@@ -19,7 +19,8 @@ from tests.integration.api_support import Api, api, b64
 from tests.integration.conftest import STACKS
 from tests.integration.live_server import LiveHub, live_hub
 
-from artifact_hub.errors import (
+from artifact_hub.adapters.storage.base import content_disposition
+from artifact_hub.core.errors import (
     ArtifactHubError,
     InvalidRequestError,
     NotFoundError,
@@ -27,7 +28,6 @@ from artifact_hub.errors import (
 )
 from artifact_hub.schemas.fields import MAX_JSON_DEPTH, MAX_TTL_SECONDS
 from artifact_hub.schemas.identity import Caller
-from artifact_hub.storage.base import content_disposition
 
 __all__ = ["api"]  # the fixture, imported for pytest
 

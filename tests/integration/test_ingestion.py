@@ -29,16 +29,16 @@ from sqlalchemy import select
 from tests.integration.conftest import stack_settings
 from tests.integration.test_kafka_events import FAST_GROUP, read_topics
 
+from artifact_hub.adapters.bus import KafkaPublisher, all_topics, encode, ensure_topics, header_map
+from artifact_hub.adapters.bus.signing import sign_record
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.api import create_app
-from artifact_hub.bus import KafkaPublisher, all_topics, encode, ensure_topics, header_map
-from artifact_hub.bus.cloudevents import KafkaRecord
-from artifact_hub.bus.signing import sign_record
 from artifact_hub.client.publisher import AgentPublisher, new_artifact_id, put_blob_s3
 from artifact_hub.consumers import IndexConsumer, build_validated_consumer, subscribe_index_consumer
-from artifact_hub.index import tables as t
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
 from artifact_hub.schemas.artifacts import Principal
+from artifact_hub.schemas.cloudevents import KafkaRecord
 from artifact_hub.schemas.events import (
     ArtifactCreated,
     ArtifactDeleted,

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from artifact_hub.bus import KafkaRecord, encode
-from artifact_hub.bus.signing import sign_record
+from artifact_hub.adapters.bus import KafkaRecord, encode
+from artifact_hub.adapters.bus.signing import sign_record
+from artifact_hub.adapters.index import Database, IndexProjector
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.client.publisher import AgentPublisher, new_artifact_id, put_blob_local
 from artifact_hub.consumers import IndexConsumer, IngestValidator, Outcome
-from artifact_hub.errors import ConflictError, InvalidRequestError
-from artifact_hub.index import Database, IndexProjector
-from artifact_hub.index import tables as t
+from artifact_hub.core.errors import ConflictError, InvalidRequestError
 from artifact_hub.schemas.events import ArtifactCreated, ArtifactVersioned
 from artifact_hub.service.accounts import INGESTION_SECRET_PREFIX, AccountService
-from artifact_hub.storage.local import LocalBlobStore
 
 TENANT = "acme"
 

@@ -17,13 +17,13 @@ from faststream.kafka import KafkaBroker as FastStreamKafkaBroker
 from sqlalchemy import func, select
 from tests.integration.conftest import stack_settings
 
-from artifact_hub.bus import KafkaPublisher, all_topics, decode, encode, header_map
-from artifact_hub.bus.cloudevents import KafkaRecord
+from artifact_hub.adapters.bus import KafkaPublisher, all_topics, decode, encode, header_map
+from artifact_hub.adapters.index import Database, IndexReader, Outbox
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.consumers import IndexConsumer, subscribe_index_consumer
-from artifact_hub.index import Database, IndexReader, Outbox
-from artifact_hub.index import tables as t
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller, EventBase
+from artifact_hub.schemas.cloudevents import KafkaRecord
 
 ALICE = Caller(tenant_id="t1", agent_id="alice")
 BOB = Caller(tenant_id="t1", agent_id="bob")

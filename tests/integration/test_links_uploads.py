@@ -22,13 +22,13 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.api import create_app
-from artifact_hub.index import tables as t
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.signing import SigningSecretMissingError
 from artifact_hub.service.uploads import MAX_UPLOAD_BYTES
-from artifact_hub.settings import HubSettings
 
 DATA = b"link me please " * 1000
 

@@ -14,7 +14,7 @@ from tests.integration.api_support import Api, api, b64
 
 from artifact_hub.api import create_app
 from artifact_hub.client import AsyncClient
-from artifact_hub.errors import SessionSealedError
+from artifact_hub.core.errors import SessionSealedError
 from artifact_hub.facade import RunContext
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.accounts import AccountService

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     FileTooLargeError,
     InvalidRequestError,
     QuotaExceededError,

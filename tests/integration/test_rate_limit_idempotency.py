@@ -23,9 +23,9 @@ from artifact_hub.api.middleware import (
     RateLimitMiddleware,
     install_middleware,
 )
-from artifact_hub.errors import ServerError
+from artifact_hub.core.errors import ServerError
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
-from artifact_hub.settings import HubSettings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -28,17 +28,17 @@ from tests.factories import history, sealed
 from tests.integration.conftest import stack_settings
 from tests.integration.test_kafka_events import FAST_GROUP, mixed_operations, read_topics, snapshot
 
-from artifact_hub.bus import KafkaPublisher, all_topics, encode, ensure_topics, header_map
+from artifact_hub.adapters.bus import KafkaPublisher, all_topics, encode, ensure_topics, header_map
+from artifact_hub.adapters.index import Database, IndexProjector
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.rebuild import rebuild_from_log, rebuild_from_topics, rebuild_index
+from artifact_hub.adapters.storage.memory import MemoryBlobStore
 from artifact_hub.client.publisher import AgentPublisher, put_blob_local
 from artifact_hub.consumers import build_validated_consumer, subscribe_index_consumer
-from artifact_hub.errors import ConflictError
-from artifact_hub.index import Database, IndexProjector
-from artifact_hub.index import tables as t
-from artifact_hub.index.rebuild import rebuild_from_log, rebuild_from_topics, rebuild_index
+from artifact_hub.core.errors import ConflictError
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller, EventBase
-from artifact_hub.settings import HubSettings
-from artifact_hub.storage.memory import MemoryBlobStore
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = Caller(tenant_id="t1", agent_id="alice")

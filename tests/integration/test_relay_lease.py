@@ -18,16 +18,16 @@ from tests.factories import history
 from tests.integration.test_kafka_events import read_topics
 from tests.integration.workers import Worker, read_stats, spawn, stop_all
 
-from artifact_hub.bus import InProcessBus, OutboxRelay, header_map
-from artifact_hub.bus.lease import (
+from artifact_hub.adapters.bus import InProcessBus, OutboxRelay, header_map
+from artifact_hub.adapters.bus.lease import (
     LEASE_LOCK_CLASS,
     LEASE_LOCK_OUTBOX,
     FileRelayLease,
     PostgresRelayLease,
     relay_lease,
 )
-from artifact_hub.index import Database, IndexProjector, Outbox
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import Database, IndexProjector, Outbox
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.schemas import EventBase
 
 

@@ -28,13 +28,13 @@ from tests.integration.search_corpus import (
 
 from artifact_hub import AsyncClient
 from artifact_hub.api import create_app
-from artifact_hub.errors import InvalidRequestError, SearchUnavailableError
+from artifact_hub.core.errors import InvalidRequestError, SearchUnavailableError
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Artifact, Caller
 from artifact_hub.schemas.search import SearchRequest
 from artifact_hub.service.embedders import MiniLMEmbedder
 from artifact_hub.service.search import SearchService
-from artifact_hub.settings import HubSettings
 
 TENANT = "acme"
 OWNER = Caller(tenant_id=TENANT, agent_id="alice")
@@ -453,7 +453,7 @@ async def test_index_follows_updates_shares_and_deletes(tmp_path: Path, minilm: 
         async with hub.db.connect() as conn:
             from sqlalchemy import func, select
 
-            from artifact_hub.index import tables as t
+            from artifact_hub.adapters.index import tables as t
 
             assert await conn.scalar(select(func.count()).select_from(t.search_documents)) == 0
             assert await conn.scalar(select(func.count()).select_from(t.search_vectors)) == 0
@@ -603,6 +603,6 @@ async def test_a_hub_without_embedder_searches_lexically(tmp_path: Path) -> None
         async with hub.db.connect() as conn:
             from sqlalchemy import func, select
 
-            from artifact_hub.index import tables as t
+            from artifact_hub.adapters.index import tables as t
 
             assert await conn.scalar(select(func.count()).select_from(t.search_vectors)) == 0

@@ -1,4 +1,4 @@
-"""Semantic search through pgvector on a real PostgreSQL server (artifact_hub.index.pgvector).
+"""Semantic search through pgvector on a real PostgreSQL (artifact_hub.adapters.index.pgvector).
 
 Skipped, visibly, when the server does not offer the ``vector`` extension. The corpus tests
 in test_search.py run on the same server, so on one with pgvector their PostgreSQL cases go
@@ -20,11 +20,11 @@ from sqlalchemy import event, text
 from tests.integration.conftest import stop_within
 from tests.services import PostgresServer, run_async
 
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
 from artifact_hub.schemas.search import SearchRequest
 from artifact_hub.service.search import SearchService
-from artifact_hub.settings import HubSettings
 
 pytestmark = [pytest.mark.postgres]
 

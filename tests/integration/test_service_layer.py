@@ -14,7 +14,10 @@ import boto3
 import pytest
 from sqlalchemy import func, select
 
-from artifact_hub.errors import (
+from artifact_hub.adapters.index import ArtifactFilter
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.storage.local import LocalBlobStore
+from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ArtifactExpiredError,
     ArtifactNotFoundError,
@@ -26,11 +29,8 @@ from artifact_hub.errors import (
     SessionSealedError,
     VersionNotFoundError,
 )
-from artifact_hub.index import ArtifactFilter
-from artifact_hub.index import tables as t
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
-from artifact_hub.storage.local import LocalBlobStore
 
 ALICE = Caller(tenant_id="t1", agent_id="alice", groups=("ml",))
 BOB = Caller(tenant_id="t1", agent_id="bob", groups=("data",))

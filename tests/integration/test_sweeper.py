@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from artifact_hub.errors import ArtifactExpiredError, ArtifactNotFoundError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import ArtifactExpiredError, ArtifactNotFoundError
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
 

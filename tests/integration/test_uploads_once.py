@@ -22,10 +22,10 @@ import httpx
 import pytest
 
 from artifact_hub import AsyncClient
+from artifact_hub.adapters.storage import LocalBlobStore, S3BlobStore
 from artifact_hub.api import create_app
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas.identity import Caller
-from artifact_hub.storage import LocalBlobStore, S3BlobStore
 
 MiB = 1024 * 1024
 

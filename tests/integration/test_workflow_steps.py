@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ArtifactHubError,
     ArtifactNotFoundError,

@@ -95,8 +95,8 @@ async def run_until_stopped(report: Callable[[], dict[str, Any]], stats: Path) -
 
 
 async def consumer(args: argparse.Namespace) -> None:
+    from artifact_hub.adapters.index import Database
     from artifact_hub.consumers import IndexConsumer, build_consumer_app
-    from artifact_hub.index import Database
 
     db = Database(args.database_url)
     index_consumer = IndexConsumer(db)
@@ -131,8 +131,8 @@ async def consumer(args: argparse.Namespace) -> None:
 
 
 async def relay(args: argparse.Namespace) -> None:
+    from artifact_hub.core.settings import HubSettings
     from artifact_hub.plugin import Hub
-    from artifact_hub.settings import HubSettings
 
     settings = HubSettings(
         data_dir=Path(args.data_dir),

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from artifact_hub.api.multipart import MAX_FIELD_BYTES, read_form
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 
 BOUNDARY = "b0undary"
 TYPE = f"multipart/form-data; boundary={BOUNDARY}"

@@ -14,8 +14,7 @@ import pytest
 import yaml
 from tests.unit.test_cloudevents import EVENT_IDS, EVENTS
 
-from artifact_hub.bus import all_topics, encode
-from artifact_hub.bus import cloudevents as ce
+from artifact_hub.adapters.bus import all_topics, encode
 from artifact_hub.consumers.asyncapi import (
     ENVELOPE_HEADERS,
     INDEX_GROUP_ID,
@@ -23,6 +22,7 @@ from artifact_hub.consumers.asyncapi import (
     payload_model,
     render_asyncapi,
 )
+from artifact_hub.schemas import cloudevents as ce
 from artifact_hub.schemas.events import DLQ_TOPIC, EVENT_TYPES, EventBase
 
 ROOT = Path(__file__).resolve().parents[2]

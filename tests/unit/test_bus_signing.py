@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 from tests.factories import created
 
-from artifact_hub.bus import EventPublisher, KafkaRecord, encode
-from artifact_hub.bus.signing import (
+from artifact_hub.adapters.bus import EventPublisher, KafkaRecord, encode
+from artifact_hub.adapters.bus.signing import (
     SIGNATURE_HEADER,
     SignatureError,
     SigningPublisher,

@@ -8,7 +8,7 @@ import pytest
 
 from artifact_hub.client import AsyncClient, Client
 from artifact_hub.client._base import DEFAULT_URL, resolve_config, session_new
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 
 ENV = ("ARTIFACT_HUB_API_KEY", "ARTIFACT_HUB_URL", "ARTIFACT_HUB_API_URL")
 ENV += ("ARTIFACT_HUB_SESSION_ID", "ARTIFACT_HUB_AGENT_ID")

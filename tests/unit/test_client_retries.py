@@ -8,9 +8,9 @@ from tests.unit.test_client_requests import NOW, Recorder, artifact_json
 
 import artifact_hub.client._async as async_module
 import artifact_hub.client._client as sync_module
-from artifact_hub import errors
 from artifact_hub.client import AsyncClient, Client, RetryPolicy
 from artifact_hub.client._base import Call, error_from_response
+from artifact_hub.core import errors
 
 WHOAMI = {"tenant_id": "t1", "agent_id": "bot", "plan": "pro", "key_id": "k"}
 

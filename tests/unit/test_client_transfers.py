@@ -11,8 +11,8 @@ import httpx
 import pytest
 from tests.unit.test_client_requests import NOW, artifact_json, parse_multipart
 
-from artifact_hub import errors
 from artifact_hub.client import AcentaClient, AsyncClient, Client
+from artifact_hub.core import errors
 
 PRESIGNED_QUERY = "X-Amz-Credential=testing%2F20261122%2Fus&exp=1&sig=a+b"
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from artifact_hub.bus.cloudevents import KafkaRecord, decode, encode, header_map
-from artifact_hub.errors import EventRejectedError
+from artifact_hub.core.errors import EventRejectedError
 from artifact_hub.schemas import (
     ArtifactCreated,
     ArtifactDeleted,
@@ -20,6 +19,7 @@ from artifact_hub.schemas import (
     EventBase,
     SessionSealed,
 )
+from artifact_hub.schemas.cloudevents import KafkaRecord, decode, encode, header_map
 
 SHA = "cd" * 32
 ART = "art_0123456789abcdef"

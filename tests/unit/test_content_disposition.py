@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from artifact_hub.storage.base import content_disposition
+from artifact_hub.adapters.storage.base import content_disposition
 
 
 def test_plain_names_pass_through() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from artifact_hub.settings import HubSettings
+from artifact_hub.core.settings import HubSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

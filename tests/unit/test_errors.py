@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import artifact_hub.errors as errors
-from artifact_hub.errors import (
+import artifact_hub.core.errors as errors
+from artifact_hub.core.errors import (
     ArtifactHubError,
     ArtifactNotFoundError,
     RateLimitedError,

@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from artifact_hub.bus.cloudevents import _decode_binary, decode, encode
-from artifact_hub.errors import EventRejectedError
-from artifact_hub.index.projector import event_digest, label_value
+from artifact_hub.adapters.index.projector import event_digest, label_value
+from artifact_hub.core.errors import EventRejectedError
 from artifact_hub.schemas import (
     ArtifactCreated,
     ArtifactDeleted,
@@ -31,6 +30,7 @@ from artifact_hub.schemas import (
     Principal,
     SessionSealed,
 )
+from artifact_hub.schemas.cloudevents import _decode_binary, decode, encode
 from artifact_hub.schemas.events import ExpiryChange, parse_event
 from artifact_hub.schemas.lineage import Lineage, LineageInput
 

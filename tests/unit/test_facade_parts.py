@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from artifact_hub.errors import ChecksumMismatchError, InvalidRequestError
+from artifact_hub.core.errors import ChecksumMismatchError, InvalidRequestError
 from artifact_hub.facade.cache import DirEntry, LocalCache
 from artifact_hub.facade.context import RunContext, default_cache_dir
 from artifact_hub.facade.facade import _filename

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from artifact_hub.adapters.storage.memory import MemoryBlobStore
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
-from artifact_hub.settings import HubSettings
-from artifact_hub.storage.memory import MemoryBlobStore
 
 
 class StuckBlobStore(MemoryBlobStore):

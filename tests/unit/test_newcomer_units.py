@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from artifact_hub.errors import InvalidRequestError, WorkflowInvalidError
+from artifact_hub.core.errors import InvalidRequestError, WorkflowInvalidError
 from artifact_hub.schemas.lookup import parse_ref
 from artifact_hub.schemas.workflow import RetryPolicy
 from artifact_hub.workflow_steps.validation import load_workflow

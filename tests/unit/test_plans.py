@@ -6,7 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from artifact_hub.errors import FileTooLargeError, InvalidRequestError, TTLExceedsPlanLimitError
+from artifact_hub.core.errors import (
+    FileTooLargeError,
+    InvalidRequestError,
+    TTLExceedsPlanLimitError,
+)
 from artifact_hub.schemas import Caller
 from artifact_hub.service.plans import (
     GB,

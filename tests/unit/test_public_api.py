@@ -9,18 +9,18 @@ from types import ModuleType
 import pytest
 
 import artifact_hub
-import artifact_hub.errors as errors
+import artifact_hub.core.errors as errors
 
 PACKAGES = [
     "artifact_hub",
     "artifact_hub.schemas",
-    "artifact_hub.storage",
-    "artifact_hub.index",
-    "artifact_hub.bus",
+    "artifact_hub.adapters.storage",
+    "artifact_hub.adapters.index",
+    "artifact_hub.adapters.bus",
     "artifact_hub.consumers",
     "artifact_hub.service",
     "artifact_hub.plugin",
-    "artifact_hub.errors",
+    "artifact_hub.core.errors",
 ]
 
 # reference.md section 2: the exception classes SDK users catch.

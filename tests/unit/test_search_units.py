@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from artifact_hub.adapters.index.pgvector import vector_text
+from artifact_hub.adapters.index.search import document_body, is_text_like
 from artifact_hub.client import AsyncClient, Client
-from artifact_hub.errors import InvalidRequestError
-from artifact_hub.index.pgvector import vector_text
-from artifact_hub.index.search import document_body, is_text_like
+from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas.search import SearchRequest, parse_time_window
 from artifact_hub.service.embedders import HashingEmbedder, build_embedder
 from artifact_hub.service.search import reciprocal_rank_fusion, top_cosine
-from artifact_hub.settings import HubSettings
 
 NOW = "2026-01-02T03:04:05+00:00"
 
@@ -292,9 +292,9 @@ async def test_pgvector_auto_on_sqlite_is_inactive(tmp_path: Path) -> None:
 async def test_indexing_waits_for_its_delay_batches_writes_and_flush_cuts_it_short(
     tmp_path: Path,
 ) -> None:
-    from artifact_hub.index import Database
-    from artifact_hub.index.search import SearchIndexer
-    from artifact_hub.storage.memory import MemoryBlobStore
+    from artifact_hub.adapters.index import Database
+    from artifact_hub.adapters.index.search import SearchIndexer
+    from artifact_hub.adapters.storage.memory import MemoryBlobStore
 
     db = Database(f"sqlite:///{tmp_path / 'index.db'}")
     indexer = SearchIndexer(db, MemoryBlobStore(), None, delay=30.0)
@@ -323,10 +323,10 @@ async def test_indexing_waits_for_its_delay_batches_writes_and_flush_cuts_it_sho
 async def test_embeddings_wait_for_a_pause_in_writes_and_a_search_embeds_what_is_pending(
     tmp_path: Path,
 ) -> None:
-    from artifact_hub.index import Database
-    from artifact_hub.index.search import SearchIndexer
+    from artifact_hub.adapters.index import Database
+    from artifact_hub.adapters.index.search import SearchIndexer
+    from artifact_hub.adapters.storage.memory import MemoryBlobStore
     from artifact_hub.service.embedders import HashingEmbedder
-    from artifact_hub.storage.memory import MemoryBlobStore
 
     db = Database(f"sqlite:///{tmp_path / 'index.db'}")
     indexer = SearchIndexer(db, MemoryBlobStore(), HashingEmbedder(), embed_delay=0.3)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from artifact_hub.settings import HubSettings
+from artifact_hub.core.settings import HubSettings
 
 
 @pytest.fixture(autouse=True)

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from artifact_hub.errors import LinkExpiredError, PermissionDeniedError
+from artifact_hub.core.errors import LinkExpiredError, PermissionDeniedError
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.service.signing import (
     SIGNING_KEY_FILE,
     SigningSecretMissingError,
     UrlSigner,
     load_signing_secret,
 )
-from artifact_hub.settings import HubSettings
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 PATH = "/l/lnk_abcdefghijklmnop"

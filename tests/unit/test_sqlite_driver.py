@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from artifact_hub.index.database import Database
-from artifact_hub.index.sqlite_driver import DRIVER
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.sqlite_driver import DRIVER
 
 
 async def test_rows_counts_errors_and_transactions(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from typing import Any, cast
 
 import pytest
 
-from artifact_hub.bus import decode, encode
-from artifact_hub.errors import EventRejectedError, UnknownAgentError
+from artifact_hub.adapters.bus import decode, encode
+from artifact_hub.core.errors import EventRejectedError, UnknownAgentError
 from artifact_hub.schemas import (
     ArtifactCreated,
     ArtifactVersioned,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from artifact_hub.storage import LocalBlobStore
+from artifact_hub.adapters.storage import LocalBlobStore
 
 
 async def stream(*parts: bytes) -> AsyncIterator[bytes]:
@@ -122,8 +122,8 @@ async def test_stage_then_adopt_links_the_same_inode(tmp_path: Path) -> None:
 
 
 async def test_adopt_checks_size_and_hash(tmp_path: Path) -> None:
-    from artifact_hub.errors import ChecksumMismatchError
-    from artifact_hub.storage import BlobNotFoundError
+    from artifact_hub.adapters.storage import BlobNotFoundError
+    from artifact_hub.core.errors import ChecksumMismatchError
 
     store = LocalBlobStore(tmp_path)
     with pytest.raises(BlobNotFoundError):
@@ -139,7 +139,7 @@ async def test_adopt_checks_size_and_hash(tmp_path: Path) -> None:
 
 
 async def test_a_failed_stage_leaves_nothing_and_keeps_the_earlier_bytes(tmp_path: Path) -> None:
-    from artifact_hub.errors import FileTooLargeError
+    from artifact_hub.core.errors import FileTooLargeError
 
     store = LocalBlobStore(tmp_path)
     first = await store.stage("upl_d", stream(b"first"))

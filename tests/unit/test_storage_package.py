@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import artifact_hub.storage as storage
+import artifact_hub.adapters.storage as storage
 
 
 def test_all_names_the_public_api() -> None:
@@ -16,7 +16,7 @@ def test_all_names_the_public_api() -> None:
         "S3BlobStore",
     ]
     for name in storage.__all__:
-        assert getattr(storage, name).__module__.startswith("artifact_hub.storage.")
+        assert getattr(storage, name).__module__.startswith("artifact_hub.adapters.storage.")
 
 
 def test_memory_store_view_is_read_only() -> None:

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import pytest
 
-from artifact_hub.errors import TemplateError
+from artifact_hub.core.errors import TemplateError
 from artifact_hub.schemas import Caller
 from artifact_hub.service.artifacts import ArtifactService
 from artifact_hub.workflow_steps.registry import AgentRegistry, StepContext

@@ -10,7 +10,11 @@ from typing import Any, cast
 
 import pytest
 
-from artifact_hub.errors import InvalidRequestError, PermissionDeniedError, WorkflowInvalidError
+from artifact_hub.core.errors import (
+    InvalidRequestError,
+    PermissionDeniedError,
+    WorkflowInvalidError,
+)
 from artifact_hub.schemas import Caller
 from artifact_hub.schemas.workflow import RunReport
 from artifact_hub.service.artifacts import ArtifactService

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from artifact_hub.errors import TemplateError, WorkflowInvalidError
+from artifact_hub.core.errors import TemplateError, WorkflowInvalidError
 from artifact_hub.schemas.workflow import RetryPolicy, RunReport, StepReport, find_cycle
 from artifact_hub.workflow_steps.validation import check_workflow, load_workflow
 

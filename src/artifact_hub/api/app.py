@@ -77,7 +77,7 @@ def app_from_environment() -> FastAPI:
     The factory that ``artifact-hub serve --workers N`` gives uvicorn: each worker process
     builds its own hub from the settings that ``serve`` put in the environment.
     """
-    from artifact_hub.settings import HubSettings
+    from artifact_hub.core.settings import HubSettings
 
     return create_app(Hub(HubSettings()))
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from artifact_hub.errors import AuthenticationError
+from artifact_hub.core.errors import AuthenticationError
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas.identity import Caller
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactHubError,
     InvalidRequestError,
     NotFoundError,

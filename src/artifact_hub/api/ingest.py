@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from artifact_hub.api.multipart import read_form
-from artifact_hub.errors import FileTooLargeError, InvalidRequestError, PermissionDeniedError
+from artifact_hub.core.errors import FileTooLargeError, InvalidRequestError, PermissionDeniedError
 from artifact_hub.schemas.api import CreateArtifact
 from artifact_hub.schemas.identity import Caller
 

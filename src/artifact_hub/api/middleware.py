@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from artifact_hub.api.errors import error_response
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactHubError,
     InvalidRequestError,
     RateLimitedError,

@@ -40,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 if TYPE_CHECKING:
     from uvicorn.server import ServerState
 
-    from artifact_hub.settings import HubSettings
+    from artifact_hub.core.settings import HubSettings
 
 __all__ = ["PROTOCOL", "GuardedHttpToolsProtocol", "ServerLimits", "configure", "raise_fd_limit"]
 
@@ -88,7 +88,7 @@ def current_limits() -> ServerLimits:
     """The configured limits, or those of the ``ARTIFACT_HUB_*`` environment."""
     global _limits
     if _limits is None:
-        from artifact_hub.settings import HubSettings
+        from artifact_hub.core.settings import HubSettings
 
         _limits = ServerLimits.from_settings(HubSettings())
     return _limits

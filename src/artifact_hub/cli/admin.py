@@ -18,11 +18,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from artifact_hub.adapters.index.database import Database
 from artifact_hub.cli.datadir import existing_hub_settings
-from artifact_hub.errors import ArtifactHubError
-from artifact_hub.index.database import Database
+from artifact_hub.core.errors import ArtifactHubError
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.service.accounts import PLANS, AccountService, Plan
-from artifact_hub.settings import HubSettings
 
 __all__ = ["BOOTSTRAP_KEY_FILE", "admin_app", "ensure_bootstrap_key"]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from artifact_hub.cli.output import errors
-from artifact_hub.errors import InvalidRequestError
-from artifact_hub.settings import HubSettings
+from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.core.settings import HubSettings
 
 __all__ = ["RunningHub", "announce", "existing_hub_settings", "running_hubs", "runtime_dir"]
 

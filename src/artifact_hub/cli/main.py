@@ -26,9 +26,9 @@ from artifact_hub.cli.datadir import announce, existing_hub_settings
 from artifact_hub.cli.output import EXIT_CODES, HUB_UNREACHABLE, console, errors, fail, print_json
 from artifact_hub.cli.remote import HubOptions, register
 from artifact_hub.cli.workflow_cli import workflow_app
-from artifact_hub.errors import ArtifactHubError
+from artifact_hub.core.errors import ArtifactHubError
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
-from artifact_hub.settings import HubSettings
 
 __all__ = ["EXIT_CODES", "HUB_UNREACHABLE", "app", "main"]
 
@@ -296,7 +296,7 @@ def relay(data_dir: DataDir = None) -> None:
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, revision: str = "head") -> None:
     """Apply the index migrations (the hub also does this when it starts)."""
-    from artifact_hub.index import Database
+    from artifact_hub.adapters.index import Database
 
     settings = _existing(data_dir)
 
@@ -331,7 +331,7 @@ def index_rebuild(
     as_json: AsJson = False,
 ) -> None:
     """Rebuild the index and access lists from the topics, or from the event log."""
-    from artifact_hub.index.rebuild import RebuildReport, rebuild_index
+    from artifact_hub.adapters.index.rebuild import RebuildReport, rebuild_index
 
     def show(report: RebuildReport) -> None:
         if not as_json:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactHubError,
     AuthenticationError,
     ChecksumMismatchError,

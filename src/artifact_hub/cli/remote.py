@@ -45,7 +45,7 @@ from artifact_hub.cli.remote_common import (
     _show_progress,  # noqa: F401  (re-exported: tests read remote._show_progress)
 )
 from artifact_hub.client._base import session_new
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     InvalidRequestError,
 )
 

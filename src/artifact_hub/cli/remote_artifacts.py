@@ -27,7 +27,7 @@ from artifact_hub.cli.remote_common import (
     _when,
 )
 from artifact_hub.client import ListFilters
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     InvalidRequestError,
 )
 

@@ -29,7 +29,7 @@ from artifact_hub.cli.output import HubUnreachableError, console, errors, fail
 from artifact_hub.client import Client
 from artifact_hub.client._base import DEFAULT_URL
 from artifact_hub.client._base import Progress as ProgressCallback
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactExpiredError,
     ArtifactHubError,
     ArtifactNotFoundError,

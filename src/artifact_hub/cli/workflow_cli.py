@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from artifact_hub.cli.output import console, errors, fail, pairs
-from artifact_hub.errors import ArtifactHubError, InvalidRequestError
+from artifact_hub.core.errors import ArtifactHubError, InvalidRequestError
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.workflow import RunReport
 

@@ -24,7 +24,7 @@ __all__ = ["ArtifactNamespace"]
 class ArtifactNamespace:
     """Acenta's ``client.artifact``: create, download, version, share and list artifacts.
 
-    Every method is a coroutine and raises the typed exceptions of :mod:`artifact_hub.errors`.
+    Every method is a coroutine and raises the typed exceptions of :mod:`artifact_hub.core.errors`.
 
     Example:
         >>> from artifact_hub import AcentaClient

@@ -51,7 +51,7 @@ from artifact_hub.client._requests import (
     ttl_fields,
 )
 from artifact_hub.client._transfers import _UNKNOWN_TYPE, HashingWriter, UploadBody, _PartsProgress
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     InvalidRequestError,
 )
 from artifact_hub.schemas.api import Upload

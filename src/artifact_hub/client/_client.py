@@ -37,7 +37,7 @@ from artifact_hub.client._errors import (
 )
 from artifact_hub.client._requests import Call, ListFilters, push_filename
 from artifact_hub.client._transfers import HashingWriter
-from artifact_hub.errors import ServerError
+from artifact_hub.core.errors import ServerError
 from artifact_hub.schemas.api import ArtifactList, Link, SignedUrl, Upload, VersionList, WhoAmI
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Session
 from artifact_hub.schemas.lineage import LineageGraph
@@ -53,7 +53,7 @@ class Client(BaseClient):
     Settings come from the arguments, then ``ARTIFACT_HUB_API_KEY``, ``ARTIFACT_HUB_URL``,
     ``ARTIFACT_HUB_SESSION_ID`` and ``ARTIFACT_HUB_AGENT_ID``, then
     ``~/.config/artifact-hub/config.toml``. Every method raises the typed exceptions of
-    :mod:`artifact_hub.errors`.
+    :mod:`artifact_hub.core.errors`.
 
     Args:
         api_key: The API key (``ak_live_...``).
@@ -581,7 +581,7 @@ class Client(BaseClient):
 
         The bytes are streamed to a temporary file next to the target, hashed on the way, and
         renamed only if they match the sha256 the hub announced; otherwise the partial file is
-        removed and :class:`~artifact_hub.errors.ChecksumMismatchError` is raised.
+        removed and :class:`~artifact_hub.core.errors.ChecksumMismatchError` is raised.
 
         Returns:
             The path written.

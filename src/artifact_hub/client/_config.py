@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     InvalidRequestError,
 )
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from artifact_hub.client._config import retry_after_seconds
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactHubError,
     AuthenticationError,
     ChecksumMismatchError,

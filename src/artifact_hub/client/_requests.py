@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from artifact_hub.client._config import IDEMPOTENT_METHODS, TTL
 from artifact_hub.client._transfers import UploadBody
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     InvalidRequestError,
 )
 from artifact_hub.schemas.api import CreateArtifact

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from artifact_hub.client._config import CHUNK_SIZE, Progress, Source
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     InvalidRequestError,
 )
 

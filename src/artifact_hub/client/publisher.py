@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from artifact_hub.bus.cloudevents import encode
-from artifact_hub.bus.publisher import EventPublisher, KafkaPublisher
-from artifact_hub.bus.signing import sign_record
+from artifact_hub.adapters.bus.publisher import EventPublisher, KafkaPublisher
+from artifact_hub.adapters.bus.signing import sign_record
 from artifact_hub.schemas.artifacts import Principal
+from artifact_hub.schemas.cloudevents import encode
 from artifact_hub.schemas.events import (
     ArtifactCreated,
     ArtifactShared,
@@ -98,10 +98,10 @@ def put_blob_s3(client: S3Client, bucket: str, prefix: str, path: str | Path) ->
 async def put_blob_local(root: str | Path, path: str | Path) -> tuple[str, int]:
     """Store a file in the hub's local blob folder (``blob_dir``); return (sha256, size).
 
-    Uses the hub's own :class:`~artifact_hub.storage.local.LocalBlobStore`, so the blob appears
-    under its hash atomically, once complete.
+    Uses the hub's own :class:`~artifact_hub.adapters.storage.local.LocalBlobStore`, so the blob
+    appears under its hash atomically, once complete.
     """
-    from artifact_hub.storage.local import LocalBlobStore
+    from artifact_hub.adapters.storage.local import LocalBlobStore
 
     async def chunks() -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(Path(path).open, "rb")

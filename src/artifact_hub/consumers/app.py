@@ -14,8 +14,8 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from artifact_hub.bus.cloudevents import KafkaRecord, header_map
 from artifact_hub.consumers.projection import IndexConsumer
+from artifact_hub.schemas.cloudevents import KafkaRecord, header_map
 from artifact_hub.schemas.events import DLQ_TOPIC, EVENT_TYPES
 
 __all__ = ["ARTIFACT_TOPICS", "build_consumer_app", "subscribe_index_consumer"]

@@ -25,12 +25,12 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic.fields import FieldInfo
 
-from artifact_hub.bus.cloudevents import SPEC_VERSION, TYPE_SUFFIX
-from artifact_hub.bus.signing import SIGNATURE_HEADER
+from artifact_hub.adapters.bus.signing import SIGNATURE_HEADER
+from artifact_hub.adapters.index.database import Database
 from artifact_hub.consumers.app import subscribe_index_consumer
 from artifact_hub.consumers.projection import IndexConsumer
 from artifact_hub.consumers.validation import RejectReason
-from artifact_hub.index.database import Database
+from artifact_hub.schemas.cloudevents import SPEC_VERSION, TYPE_SUFFIX
 from artifact_hub.schemas.events import DLQ_TOPIC, EVENT_TYPES, METADATA_KEY_PATTERN, EventBase
 
 __all__ = [

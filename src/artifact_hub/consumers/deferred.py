@@ -15,22 +15,22 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.bus.cloudevents import KafkaRecord, decode
-from artifact_hub.consumers.outcomes import ConsumerStats, DeadLetter, Outcome
-from artifact_hub.consumers.validation import (
-    IngestValidator,
-    RejectReason,
-)
-from artifact_hub.errors import EventRejectedError
-from artifact_hub.index import tables as t
-from artifact_hub.index.batch_projector import (
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.batch_projector import (
     BatchProjection,
     executemany,
     ids_param,
     in_ids,
 )
-from artifact_hub.index.database import Database
-from artifact_hub.index.projector import IndexProjector, lock_artifact
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.projector import IndexProjector, lock_artifact
+from artifact_hub.consumers.outcomes import ConsumerStats, DeadLetter, Outcome
+from artifact_hub.consumers.validation import (
+    IngestValidator,
+    RejectReason,
+)
+from artifact_hub.core.errors import EventRejectedError
+from artifact_hub.schemas.cloudevents import KafkaRecord, decode
 from artifact_hub.schemas.events import ArtifactEvent, HubEvent
 
 log = logging.getLogger("artifact_hub.consumers.projection")

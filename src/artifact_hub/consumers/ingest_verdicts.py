@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactHubError,
     EventRejectedError,
     FileTooLargeError,

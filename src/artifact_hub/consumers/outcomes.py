@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from artifact_hub.bus.cloudevents import KafkaRecord
+from artifact_hub.schemas.cloudevents import KafkaRecord
 
 DeadLetter = Callable[[str, KafkaRecord, str], Awaitable[None]]
 """Sends ``(source_topic, record, reason)`` to the dead-letter topic."""

@@ -22,7 +22,16 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.bus.cloudevents import KafkaRecord, decode
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.batch_projector import (
+    BatchProjection,
+    ids_param,
+    in_ids,
+    lock_artifacts,
+    processed_ids,
+)
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.projector import IndexProjector
 from artifact_hub.consumers.deferred import DeferredEvents
 from artifact_hub.consumers.outcomes import ConsumerStats, DeadLetter, Outcome
 from artifact_hub.consumers.validation import (
@@ -31,17 +40,8 @@ from artifact_hub.consumers.validation import (
     RejectReason,
     decode_reason,
 )
-from artifact_hub.errors import EventNotReadyError, EventRejectedError
-from artifact_hub.index import tables as t
-from artifact_hub.index.batch_projector import (
-    BatchProjection,
-    ids_param,
-    in_ids,
-    lock_artifacts,
-    processed_ids,
-)
-from artifact_hub.index.database import Database
-from artifact_hub.index.projector import IndexProjector
+from artifact_hub.core.errors import EventNotReadyError, EventRejectedError
+from artifact_hub.schemas.cloudevents import KafkaRecord, decode
 from artifact_hub.schemas.events import ArtifactEvent, HubEvent
 
 __all__ = ["ConsumerStats", "DeadLetter", "IndexConsumer", "Outcome"]
@@ -112,8 +112,9 @@ class IndexConsumer(DeferredEvents):
         validator, only the hub's own events (``ce_source``) are skipped so; an agent's event
         is still checked (the same id on a different event is dead-lettered).
 
-        The transaction is set-based (:class:`~artifact_hub.index.batch_projector.BatchProjection`):
-        a few statements per table for the whole batch, not per event.
+        The transaction is set-based
+        (:class:`~artifact_hub.adapters.index.batch_projector.BatchProjection`): a few
+        statements per table for the whole batch, not per event.
 
         Returns:
             One outcome per record, in the order given.

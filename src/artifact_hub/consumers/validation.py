@@ -42,8 +42,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.bus.cloudevents import KafkaRecord, decode
-from artifact_hub.bus.signing import SignatureError, verify_record
+from artifact_hub.adapters.bus.signing import SignatureError, verify_record
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.outbox import Outbox
+from artifact_hub.adapters.index.projector import event_digest
+from artifact_hub.adapters.index.queries import IndexReader
+from artifact_hub.adapters.storage.base import BlobNotFoundError, BlobStore
 from artifact_hub.consumers.ingest_verdicts import (
     _ARTIFACT_ID,
     _REASONS,
@@ -53,17 +58,14 @@ from artifact_hub.consumers.ingest_verdicts import (
     Verdict,
     decode_reason,
 )
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactHubError,
     ChecksumMismatchError,
     EventRejectedError,
     InvalidRequestError,
 )
-from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
-from artifact_hub.index.outbox import Outbox
-from artifact_hub.index.projector import event_digest
-from artifact_hub.index.queries import IndexReader
+from artifact_hub.core.settings import HubSettings
+from artifact_hub.schemas.cloudevents import KafkaRecord, decode
 from artifact_hub.schemas.events import (
     ArtifactCreated,
     ArtifactVersioned,
@@ -72,8 +74,6 @@ from artifact_hub.schemas.events import (
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.accounts import AccountService
 from artifact_hub.service.rules import WriteRules
-from artifact_hub.settings import HubSettings
-from artifact_hub.storage.base import BlobNotFoundError, BlobStore
 
 __all__ = [
     "INGESTIBLE_TYPES",

@@ -3,7 +3,7 @@
 :class:`ServiceBackend` calls the service layer of an embedded hub as a
 :class:`~artifact_hub.schemas.identity.Caller`; :class:`ClientBackend` calls the REST API
 through the SDK's :class:`~artifact_hub.client.AsyncClient`. Both raise the same typed
-errors of :mod:`artifact_hub.errors`, so the facade above them has one code path.
+errors of :mod:`artifact_hub.core.errors`, so the facade above them has one code path.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from artifact_hub.index.queries import MAX_LIMIT, ArtifactFilter
+from artifact_hub.adapters.index.queries import MAX_LIMIT, ArtifactFilter
 from artifact_hub.schemas.artifacts import Artifact
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ TTLValue = timedelta | Literal["never"]
 
 
 class FacadeBackend(Protocol):
-    """What the facade needs from a hub; every method raises :mod:`artifact_hub.errors`."""
+    """What the facade needs from a hub; every method raises :mod:`artifact_hub.core.errors`."""
 
     async def push(
         self,

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from artifact_hub.errors import ChecksumMismatchError
+from artifact_hub.core.errors import ChecksumMismatchError
 from artifact_hub.facade.manifest import hash_file
 
 __all__ = ["DirEntry", "Fetch", "LocalCache", "cache_key", "gather_limited"]

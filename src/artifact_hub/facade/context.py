@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from artifact_hub.client import AsyncClient

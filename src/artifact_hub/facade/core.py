@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     InvalidRequestError,
     PermissionDeniedError,
     TTLExceedsPlanLimitError,

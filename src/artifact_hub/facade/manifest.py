@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 
 __all__ = [
     "DIR_ENTRY_KIND",

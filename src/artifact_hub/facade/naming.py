@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ArtifactExpiredError,
     ArtifactNotFoundError,

@@ -18,21 +18,21 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from artifact_hub.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
-from artifact_hub.bus.relay import OutboxRelay
-from artifact_hub.bus.signing import SigningPublisher
-from artifact_hub.bus.topics import all_topics
-from artifact_hub.index.database import Database
-from artifact_hub.index.outbox import Outbox
-from artifact_hub.index.search import SearchIndexer
+from artifact_hub.adapters.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
+from artifact_hub.adapters.bus.relay import OutboxRelay
+from artifact_hub.adapters.bus.signing import SigningPublisher
+from artifact_hub.adapters.bus.topics import all_topics
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.outbox import Outbox
+from artifact_hub.adapters.index.search import SearchIndexer
+from artifact_hub.adapters.storage.base import BlobStore
+from artifact_hub.adapters.storage.local import LocalBlobStore
+from artifact_hub.core.settings import HubSettings
 from artifact_hub.service.accounts import AccountService
 from artifact_hub.service.artifacts import ArtifactService
 from artifact_hub.service.embedders import build_embedder
 from artifact_hub.service.idempotency import IdempotencyStore
 from artifact_hub.service.sweeper import Sweeper
-from artifact_hub.settings import HubSettings
-from artifact_hub.storage.base import BlobStore
-from artifact_hub.storage.local import LocalBlobStore
 
 if TYPE_CHECKING:
     from artifact_hub.consumers.projection import IndexConsumer
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 def build_blob_store(settings: HubSettings) -> BlobStore:
     """The blob store the settings name."""
     if settings.blob_store == "s3":
-        from artifact_hub.storage.s3 import S3BlobStore
+        from artifact_hub.adapters.storage.s3 import S3BlobStore
 
         return S3BlobStore(
             settings.s3_bucket,

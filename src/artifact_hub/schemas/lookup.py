@@ -6,7 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.artifacts import Artifact
 
 __all__ = ["ArtifactRef", "parse_ref"]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from artifact_hub.errors import SearchUnavailableError
+from artifact_hub.core.errors import SearchUnavailableError
 
 __all__ = [
     "Embedder",

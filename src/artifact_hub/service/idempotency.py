@@ -18,9 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import ConflictError
-from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.core.errors import ConflictError
 
 __all__ = ["KEY_LIFETIME", "IdempotencyStore", "StoredResponse"]
 

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import (
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import (
     FileTooLargeError,
     InvalidRequestError,
     QuotaExceededError,
     TTLExceedsPlanLimitError,
 )
-from artifact_hub.index import tables as t
 from artifact_hub.schemas.events import METADATA_KEY_PATTERN
 from artifact_hub.schemas.fields import check_json
 from artifact_hub.schemas.identity import Caller

@@ -19,15 +19,15 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import (
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.projector import lock_artifact
+from artifact_hub.adapters.index.queries import IndexReader
+from artifact_hub.core.errors import (
     ArtifactNotFoundError,
     InvalidRequestError,
     SessionSealedError,
     VersionNotFoundError,
 )
-from artifact_hub.index import tables as t
-from artifact_hub.index.projector import lock_artifact
-from artifact_hub.index.queries import IndexReader
 from artifact_hub.schemas.fields import JsonObject, Labels
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import Lineage

@@ -30,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from artifact_hub.errors import LinkExpiredError, PermissionDeniedError
-from artifact_hub.settings import HubSettings
+from artifact_hub.core.errors import LinkExpiredError, PermissionDeniedError
+from artifact_hub.core.settings import HubSettings
 
 __all__ = [
     "SIGNING_KEY_FILE",

@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from artifact_hub.errors import ArtifactHubError
-from artifact_hub.index import tables as t
-from artifact_hub.storage.base import StoredBlob, SweptBytes
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.storage.base import StoredBlob, SweptBytes
+from artifact_hub.core.errors import ArtifactHubError
 
 if TYPE_CHECKING:
     from artifact_hub.plugin.hub import Hub

@@ -5,7 +5,7 @@ module is imported (``import artifact_hub.workflow_steps`` does it). They act on
 hub's service as the run's caller, so a step can read exactly what that caller can read and
 write where it may write; the service's errors (``artifact_not_found``, ``forbidden``,
 ``session_sealed``, ...) come out unchanged. Input they cannot use fails with
-``step_input_invalid`` (:class:`~artifact_hub.errors.StepInputError`), naming the field.
+``step_input_invalid`` (:class:`~artifact_hub.core.errors.StepInputError`), naming the field.
 
 ``data-loader`` input::
 
@@ -46,8 +46,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from artifact_hub.errors import FileTooLargeError, StepInputError
-from artifact_hub.index.queries import ArtifactFilter
+from artifact_hub.adapters.index.queries import ArtifactFilter
+from artifact_hub.core.errors import FileTooLargeError, StepInputError
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
 from artifact_hub.schemas.lineage import MAX_LINEAGE_INPUTS, Lineage, LineageInput
 from artifact_hub.workflow_steps.registry import StepContext, default_registry

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from artifact_hub.errors import UnknownAgentError
+from artifact_hub.core.errors import UnknownAgentError
 
 if TYPE_CHECKING:
     from artifact_hub.schemas.identity import Caller

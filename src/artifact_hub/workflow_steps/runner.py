@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import uuid4
 
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactHubError,
     DependencyFailedError,
     InvalidRequestError,

@@ -54,8 +54,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
-from artifact_hub.bus.cloudevents import header_map
-from artifact_hub.bus.topics import (
+from artifact_hub.adapters.bus.topics import (
     STEP_DLQ_TOPIC,
     STEP_REPLIES_TOPIC,
     STEP_REQUESTS_TOPIC,
@@ -63,7 +62,7 @@ from artifact_hub.bus.topics import (
     ensure_topics,
     step_topics,
 )
-from artifact_hub.errors import (
+from artifact_hub.core.errors import (
     ArtifactHubError,
     AuthenticationError,
     InvalidRequestError,
@@ -71,6 +70,8 @@ from artifact_hub.errors import (
     StepTimeoutError,
     error_for_code,
 )
+from artifact_hub.core.settings import HubSettings
+from artifact_hub.schemas.cloudevents import header_map
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import LineageInput
 from artifact_hub.schemas.steps import (
@@ -82,7 +83,6 @@ from artifact_hub.schemas.steps import (
 )
 from artifact_hub.service.accounts import AccountService
 from artifact_hub.service.artifacts import ArtifactService
-from artifact_hub.settings import HubSettings
 from artifact_hub.workflow_steps.registry import (
     AgentRegistry,
     LoadLog,

@@ -24,7 +24,7 @@ What a template may do is deliberately small, because workflow files come from u
   through unchanged from the context (``<< steps.load.output.data >>``).
 * Filters: a list of pure ones (``length``, ``upper``, ``join``, ``map``, ``tojson``, ...).
 
-Everything refused raises :class:`~artifact_hub.errors.TemplateError` naming the step, the
+Everything refused raises :class:`~artifact_hub.core.errors.TemplateError` naming the step, the
 field and the expression, before any of the step's code runs.
 
 This module resolves; the parts it stands on are apart, so the security boundary can be read
@@ -43,7 +43,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 
-from artifact_hub.errors import TemplateError
+from artifact_hub.core.errors import TemplateError
 from artifact_hub.workflow_steps.template_data import _estimate, _is_undefined, to_template_data
 from artifact_hub.workflow_steps.template_parsing import (
     _ConcatToFilter,

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from artifact_hub.errors import WorkflowInvalidError
+from artifact_hub.core.errors import WorkflowInvalidError
 from artifact_hub.schemas.workflow import RUNNABLE_STEP_TYPES, Workflow
 from artifact_hub.workflow_steps.templates import TemplateResolver
 

@@ -8,9 +8,9 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
+from artifact_hub.adapters.storage.base import content_disposition
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas.identity import Caller
-from artifact_hub.storage.base import content_disposition
 
 __all__ = ["content_response", "json_response"]
 

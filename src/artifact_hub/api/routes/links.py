@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
+from artifact_hub.adapters.storage.base import content_disposition
 from artifact_hub.api.deps import CallerDep, HubDep
 from artifact_hub.api.errors import errors
 from artifact_hub.api.routes.common import json_response
@@ -18,7 +19,6 @@ from artifact_hub.schemas.api import CreateLink, Link, SignedUrl
 from artifact_hub.schemas.fields import MAX_INT32
 from artifact_hub.schemas.links import LinkList
 from artifact_hub.service.links import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, Opened
-from artifact_hub.storage.base import content_disposition
 
 __all__ = ["router", "stream_response"]
 

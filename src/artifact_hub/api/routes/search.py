@@ -20,7 +20,7 @@ from artifact_hub.api.deps import CallerDep, HubDep
 from artifact_hub.api.errors import errors
 from artifact_hub.api.routes.artifacts import _pairs, _utc
 from artifact_hub.api.routes.common import json_response
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.search import SearchMode, SearchRequest, SearchResults
 
 __all__ = ["router"]

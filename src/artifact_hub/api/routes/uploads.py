@@ -8,7 +8,7 @@ from artifact_hub.api.deps import CallerDep, HubDep
 from artifact_hub.api.errors import errors
 from artifact_hub.api.ingest import check_identity
 from artifact_hub.api.routes.common import json_response
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.api import Upload, UploadReceived, UploadUrlRequest
 from artifact_hub.schemas.artifacts import Artifact
 

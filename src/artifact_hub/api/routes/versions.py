@@ -11,7 +11,7 @@ from artifact_hub.api.errors import errors
 from artifact_hub.api.ingest import read_incoming
 from artifact_hub.api.routes.artifacts import CONTENT_RESPONSES, UPLOAD_DOC
 from artifact_hub.api.routes.common import content_response, json_response
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.api import VersionList
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.fields import MAX_INT32

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 
-from artifact_hub.errors import AuthenticationError, InvalidRequestError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import AuthenticationError, InvalidRequestError
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.accounts.credentials import (
     _DUMMY_SHA256,

@@ -8,8 +8,8 @@ import secrets
 from sqlalchemy import and_
 from sqlalchemy.sql.elements import ColumnElement
 
-from artifact_hub.errors import AuthenticationError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import AuthenticationError
 
 KEY_PREFIX = "ak_live_"
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from artifact_hub.errors import ConflictError, InvalidRequestError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import ConflictError, InvalidRequestError
 from artifact_hub.service.accounts.credentials import (
     _HUB_SCOPE,
     _TENANT_SCOPE,

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from artifact_hub.errors import ConflictError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import ConflictError
 from artifact_hub.service.accounts.api_keys import ApiKeys
 from artifact_hub.service.accounts.ingestion_secrets import IngestionSecrets
 

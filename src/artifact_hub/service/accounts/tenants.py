@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from artifact_hub.errors import ConflictError, InvalidRequestError
-from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.core.errors import ConflictError, InvalidRequestError
 from artifact_hub.service.accounts.models import PLANS, Plan, Tenant
 
 

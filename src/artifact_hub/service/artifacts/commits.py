@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import (
+from artifact_hub.adapters.index.projector import lock_artifact
+from artifact_hub.adapters.storage.base import BlobInfo
+from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ArtifactNotFoundError,
     ConflictError,
@@ -25,7 +27,6 @@ from artifact_hub.errors import (
     InvalidRequestError,
     PermissionDeniedError,
 )
-from artifact_hub.index.projector import lock_artifact
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.events import ArtifactUpdated, EventBase
 from artifact_hub.schemas.fields import MAX_TTL_SECONDS
@@ -40,7 +41,6 @@ from artifact_hub.service.artifacts.content import (
 )
 from artifact_hub.service.artifacts.models import _invalid_request
 from artifact_hub.service.artifacts.reads import ArtifactReads
-from artifact_hub.storage.base import BlobInfo
 
 _WRITE_RETRIES = 8
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Literal
 
-from artifact_hub.errors import InvalidRequestError
-from artifact_hub.storage.base import CHUNK_SIZE
+from artifact_hub.adapters.storage.base import CHUNK_SIZE
+from artifact_hub.core.errors import InvalidRequestError
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import (
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ConflictError,
     ServerError,
     VersionNotFoundError,
 )
-from artifact_hub.index import tables as t
 from artifact_hub.schemas.artifacts import Artifact, Session
 from artifact_hub.schemas.events import (
     ArtifactDeleted,

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 
 from pydantic import ValidationError
 
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.artifacts import Artifact, Principal
 from artifact_hub.schemas.events import ArtifactCreated
 

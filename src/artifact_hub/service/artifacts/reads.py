@@ -14,7 +14,17 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from artifact_hub.errors import (
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.outbox import Outbox
+from artifact_hub.adapters.index.projector import IndexProjector
+from artifact_hub.adapters.index.queries import ArtifactFilter, IndexReader, Page
+from artifact_hub.adapters.storage.base import (
+    CHUNK_SIZE,
+    BlobNotFoundError,
+    BlobStore,
+    HashingReader,
+)
+from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ArtifactExpiredError,
     ArtifactNotFoundError,
@@ -22,10 +32,6 @@ from artifact_hub.errors import (
     SessionNotFoundError,
     VersionNotFoundError,
 )
-from artifact_hub.index.database import Database
-from artifact_hub.index.outbox import Outbox
-from artifact_hub.index.projector import IndexProjector
-from artifact_hub.index.queries import ArtifactFilter, IndexReader, Page
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Session
 from artifact_hub.schemas.events import EventBase
 from artifact_hub.schemas.identity import Caller
@@ -33,7 +39,6 @@ from artifact_hub.schemas.lineage import LineageGraph
 from artifact_hub.service.artifacts.content import _prepare_target
 from artifact_hub.service.plans import PlanLimits
 from artifact_hub.service.rules import WriteRules
-from artifact_hub.storage.base import CHUNK_SIZE, BlobNotFoundError, BlobStore, HashingReader
 
 _THREADED_HASH = 256 * 1024
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.artifacts import Access, Principal
 from artifact_hub.schemas.events import ArtifactShared, EventBase
 from artifact_hub.schemas.identity import Caller

@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.errors import ArtifactDeletedError, InvalidRequestError
+from artifact_hub.core.errors import ArtifactDeletedError, InvalidRequestError
+from artifact_hub.core.ids import new_artifact_id
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.events import ArtifactCreated, ArtifactVersioned, EventBase
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import Lineage
 from artifact_hub.service.artifacts.commits import ArtifactCommits
 from artifact_hub.service.artifacts.content import TTL, Content, _default_name, _small
-from artifact_hub.service.artifacts.ids import new_artifact_id
 from artifact_hub.service.artifacts.models import _SCOPE_FIELDS, _created_artifact, _invalid_request
 
 

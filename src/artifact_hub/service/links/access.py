@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy import and_, select
 
-from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.database import Database
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.artifacts import ArtifactService

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.api import DOWNLOAD_URL_MAX_SECONDS, LINK_MAX_SECONDS
 
 LINK_DEFAULT_TTL = timedelta(days=7)

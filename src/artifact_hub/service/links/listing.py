@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
 
-from artifact_hub.errors import InvalidRequestError, PermissionDeniedError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import InvalidRequestError, PermissionDeniedError
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.links import LinkInfo, LinkList
 from artifact_hub.service.links.access import LinkAccess

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, insert, select, update
 
-from artifact_hub.errors import LinkExpiredError, LinkNotFoundError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import LinkExpiredError, LinkNotFoundError
 from artifact_hub.schemas.api import Link
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.links.access import LinkAccess, Opened

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from artifact_hub.errors import ArtifactNotFoundError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import ArtifactNotFoundError
 from artifact_hub.schemas.api import SignedUrl
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
 from artifact_hub.schemas.identity import Caller

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from artifact_hub.index import tables as t
-from artifact_hub.index.database import Database
-from artifact_hub.index.queries import IndexReader, artifact_from_row
-from artifact_hub.index.search import SearchIndexer
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.queries import IndexReader, artifact_from_row
+from artifact_hub.adapters.index.search import SearchIndexer
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.service.embedders import Embedder
 from artifact_hub.service.search.vectors import VectorCache

@@ -6,8 +6,8 @@ import builtins
 
 from sqlalchemy import ColumnElement, and_, bindparam, column, func, literal_column, select, text
 
-from artifact_hub.index import tables as t
-from artifact_hub.index.search import fts_table
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.search import fts_table
 from artifact_hub.service.search.base import SearchBase
 from artifact_hub.service.search.ranking import _WORD, _tiered
 

@@ -7,8 +7,8 @@ import builtins
 import numpy as np
 from sqlalchemy import ColumnElement, and_, select
 
-from artifact_hub.errors import SearchUnavailableError
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import SearchUnavailableError
 from artifact_hub.service.search.ranking import top_cosine
 from artifact_hub.service.search.semantic_pgvector import PgvectorSearch
 from artifact_hub.service.search.vectors import _walk
@@ -29,10 +29,10 @@ class SemanticSearch(PgvectorSearch):
         finds too few, or the matrix does not fit the cache, the vectors of the artifacts that
         pass the filters are read and scored instead (also exact).
 
-        With pgvector on PostgreSQL (:mod:`artifact_hub.index.pgvector`), those two fallbacks
-        are computed by pgvector instead of reading the vectors out; with ``pgvector = on``
-        every semantic search is. Why not always: in memory is exact, and HNSW is not
-        (bench/bench_search.py, 100,000 random vectors: the index scan saves about 15 ms a
+        With pgvector on PostgreSQL (:mod:`artifact_hub.adapters.index.pgvector`), those two
+        fallbacks are computed by pgvector instead of reading the vectors out; with
+        ``pgvector = on`` every semantic search is. Why not always: in memory is exact, and HNSW is
+        not (bench/bench_search.py, 100,000 random vectors: the index scan saves about 15 ms a
         query but finds 15% of the exact top 10; real embeddings do better, filters worse).
         """
         embedder = self.embedder

@@ -13,8 +13,8 @@ from sqlalchemy import ColumnElement, and_, event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
-from artifact_hub.index import tables as t
-from artifact_hub.index.pgvector import PgVector
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.pgvector import PgVector
 from artifact_hub.service.search.base import SearchBase
 
 

@@ -12,7 +12,7 @@
   ``search_state`` on every search) and the best candidates are walked through the caller's
   conditions; when they do not fit, the vectors of the artifacts that pass the filters are
   read instead. On PostgreSQL with the pgvector extension, pgvector computes it instead
-  (:mod:`artifact_hub.index.pgvector`): exactly when the filters leave few vectors, through
+  (:mod:`artifact_hub.adapters.index.pgvector`): exactly when the filters leave few vectors, through
   the HNSW index (approximate) when they leave many.
 * **hybrid**: reciprocal rank fusion of the lexical and semantic rankings (``k = 60``).
 
@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement
 
-from artifact_hub.errors import SearchUnavailableError
+from artifact_hub.core.errors import SearchUnavailableError
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.search import SearchHit, SearchRequest

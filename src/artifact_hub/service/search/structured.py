@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Text, and_, bindparam, case, cast, func, select
 
-from artifact_hub.errors import InvalidRequestError
-from artifact_hub.index import tables as t
-from artifact_hub.index.queries import artifact_from_row
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.queries import artifact_from_row
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.search import SearchHit, SearchRequest
 from artifact_hub.service.search.base import SearchBase

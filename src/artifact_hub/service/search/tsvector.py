@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, and_, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.service.search.base import SearchBase
 from artifact_hub.service.search.ranking import _WORD, _tiered
 

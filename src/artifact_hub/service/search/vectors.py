@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, and_, func, select
 
-from artifact_hub.index import tables as t
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.service.embedders import Embedder
 
 _WALK_CHUNKS = (256, 1024, 4096, 8192)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from artifact_hub.errors import InvalidRequestError
+from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.api import UploadUrlRequest
 from artifact_hub.schemas.events import ArtifactCreated
 from artifact_hub.schemas.identity import Caller

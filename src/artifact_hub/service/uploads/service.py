@@ -32,7 +32,8 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 
-from artifact_hub.errors import (
+from artifact_hub.adapters.index import tables as t
+from artifact_hub.core.errors import (
     ChecksumMismatchError,
     ConflictError,
     EventRejectedError,
@@ -43,7 +44,6 @@ from artifact_hub.errors import (
     SessionSealedError,
     UploadNotFoundError,
 )
-from artifact_hub.index import tables as t
 from artifact_hub.schemas.api import Upload, UploadPart, UploadUrlRequest
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.identity import Caller
@@ -130,7 +130,7 @@ class UploadService(UploadStaging):
                     raise RuntimeError("the S3 store gave no presigned URL")
                 url = presigned
                 if request.sha256 is not None:
-                    from artifact_hub.storage.s3 import sha256_header
+                    from artifact_hub.adapters.storage.s3 import sha256_header
 
                     headers["x-amz-checksum-sha256"] = sha256_header(request.sha256)
             expires_at = datetime.now(UTC) + self.url_ttl

@@ -8,14 +8,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from artifact_hub.index.database import Database
+from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.service.artifacts import ArtifactService
 from artifact_hub.service.signing import UrlSigner
 from artifact_hub.service.uploads.sizes import MULTIPART_THRESHOLD, PART_SIZE
-from artifact_hub.storage.base import BlobStore
 
 if TYPE_CHECKING:
-    from artifact_hub.storage.s3 import S3BlobStore
+    from artifact_hub.adapters.storage.s3 import S3BlobStore
 
 _MPU_SEPARATOR = "#"
 """``uploads.staging_key`` of a multipart upload: ``staging/<upload_id>#<S3 upload id>``."""
@@ -30,7 +30,7 @@ def _mpu_id(staging_key: str | None) -> str | None:
 
 def _s3_store(artifacts: ArtifactService) -> S3BlobStore | None:
     # Imported here so that hubs without S3 never load boto3.
-    from artifact_hub.storage.s3 import S3BlobStore
+    from artifact_hub.adapters.storage.s3 import S3BlobStore
 
     return artifacts.blobs if isinstance(artifacts.blobs, S3BlobStore) else None
 
@@ -78,7 +78,7 @@ class UploadStaging:
         return self.artifacts.blobs
 
     def _part_size(self, size: int) -> int:
-        from artifact_hub.storage.s3 import MAX_PARTS, MIN_PART_SIZE
+        from artifact_hub.adapters.storage.s3 import MAX_PARTS, MIN_PART_SIZE
 
         part = max(self.part_size, MIN_PART_SIZE)
         while -(-size // part) > MAX_PARTS:
