@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -32,6 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from artifact_hub.adapters.index.sqlite_driver import DRIVER
 from artifact_hub.adapters.index.sqlite_driver import register as register_sqlite_driver
+from artifact_hub.ports.transactions import Transactions
 
 __all__ = ["Database", "normalize_url"]
 
@@ -286,3 +287,7 @@ def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+if TYPE_CHECKING:
+    _port: type[Transactions] = Database  # mypy checks the database against the port

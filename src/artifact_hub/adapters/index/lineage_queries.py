@@ -13,11 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.artifact_rows import artifact_from_row
+from artifact_hub.ports.index import MAX_LINEAGE_NODES
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import LineageEdge, LineageGraph, LineageNode
-
-MAX_LINEAGE_NODES = 500
-"""A lineage walk stops after this many artifacts (the graph says ``truncated``)."""
 
 
 class LineageQueries:

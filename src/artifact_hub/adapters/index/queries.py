@@ -9,23 +9,31 @@ from __future__ import annotations
 import base64
 import builtins
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.artifact_rows import artifact_from_row
-from artifact_hub.adapters.index.lineage_queries import MAX_LINEAGE_NODES, LineageQueries
+from artifact_hub.adapters.index.lineage_queries import LineageQueries
 from artifact_hub.adapters.index.projector import label_value
 from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.ports.index import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_LINEAGE_NODES,
+    ArtifactFilter,
+    IndexReads,
+    Page,
+)
 from artifact_hub.schemas.artifacts import AccessEntry, Artifact, ArtifactVersion, Session
 from artifact_hub.schemas.identity import Caller
 
 __all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
     "MAX_LINEAGE_NODES",
     "ArtifactFilter",
     "IndexReader",
@@ -34,42 +42,6 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
 ]
-
-MAX_LIMIT = 200
-DEFAULT_LIMIT = 50
-
-
-@dataclass(frozen=True)
-class ArtifactFilter:
-    """What to list. Every field left None (or empty) does not filter."""
-
-    session_id: str | None = None
-    agent_id: str | None = None
-    kind: str | None = None
-    name: str | None = None
-    namespace: str | None = None
-    content_type: str | None = None
-    run_id: str | None = None
-    graph_id: str | None = None
-    node_id: str | None = None
-    tags: Sequence[str] = ()
-    labels: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    pinned: bool | None = None
-    include_deleted: bool = False
-    include_expired: bool = False
-    shared_only: bool = False
-    """Only what was shared with the caller, not what it owns (``list_shared``)."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a keyset-paginated list."""
-
-    items: list[Artifact]
-    next_cursor: str | None
 
 
 def encode_cursor(created_at: datetime, artifact_id: str) -> str:
@@ -347,3 +319,7 @@ def _shared_with(caller: Caller) -> ColumnElement[bool]:
     if not principals:
         return false()
     return exists().where(and_(entries.artifact_id == t.artifacts.c.artifact_id, or_(*principals)))
+
+
+if TYPE_CHECKING:
+    _port: type[IndexReads] = IndexReader  # mypy checks the reader against the port
