@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from artifact_hub.adapters.index.queries import MAX_LIMIT, ArtifactFilter
+from artifact_hub.ports.index import MAX_LIMIT, ArtifactFilter
 from artifact_hub.schemas.artifacts import Artifact
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from artifact_hub.adapters.index.queries import ArtifactFilter
 from artifact_hub.core.errors import ArtifactNotFoundError, VersionNotFoundError
+from artifact_hub.ports.index import ArtifactFilter
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lookup import ArtifactRef, parse_ref
 

@@ -46,8 +46,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from artifact_hub.adapters.index.queries import ArtifactFilter
 from artifact_hub.core.errors import FileTooLargeError, StepInputError
+from artifact_hub.ports.index import ArtifactFilter
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
 from artifact_hub.schemas.lineage import MAX_LINEAGE_INPUTS, Lineage, LineageInput
 from artifact_hub.workflow_steps.registry import StepContext, default_registry

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from artifact_hub.adapters.index.queries import DEFAULT_LIMIT, MAX_LIMIT, ArtifactFilter
 from artifact_hub.api.deps import CallerDep, HubDep
 from artifact_hub.api.errors import errors
 from artifact_hub.api.ingest import read_incoming
 from artifact_hub.api.routes.common import content_response, json_response
 from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.ports.index import DEFAULT_LIMIT, MAX_LIMIT, ArtifactFilter
 from artifact_hub.schemas.api import (
     ArtifactList,
     CreateArtifact,

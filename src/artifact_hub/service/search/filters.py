@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_
 
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.projector import label_value
-from artifact_hub.adapters.index.queries import ArtifactFilter
+from artifact_hub.ports.index import ArtifactFilter
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.search import SearchRequest, parse_time_window
 from artifact_hub.service.search.base import SearchBase
