@@ -16,7 +16,13 @@ from typing import Any, Self
 import httpx
 
 from artifact_hub.client._base import BaseClient
-from artifact_hub.client._config import DEFAULT_TIMEOUT, retry_after_seconds
+from artifact_hub.client._config import (
+    DEFAULT_TIMEOUT,
+    PRESIGNED_THRESHOLD,
+    RetryPolicy,
+    resolve_config,
+    retry_after_seconds,
+)
 from artifact_hub.client._errors import error_from_response
 from artifact_hub.client._requests import Call
 from artifact_hub.core.errors import ServerError
@@ -47,16 +53,20 @@ class Sender(BaseClient):
         idempotency_keys: bool = True,
         config_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        super().__init__(
+        config = resolve_config(
             api_key=api_key,
             base_url=base_url,
             session_id=session_id,
             agent_id=agent_id,
-            max_retries=max_retries,
-            retry_backoff=retry_backoff,
-            idempotency_keys=idempotency_keys,
             config_path=config_path,
-            **({} if presigned_threshold is None else {"presigned_threshold": presigned_threshold}),
+        )
+        super().__init__(
+            config,
+            RetryPolicy(max_retries=max_retries, backoff=retry_backoff),
+            presigned_threshold=(
+                PRESIGNED_THRESHOLD if presigned_threshold is None else presigned_threshold
+            ),
+            idempotency_keys=idempotency_keys,
         )
         self._http = httpx.Client(transport=transport, timeout=timeout)
 
