@@ -226,7 +226,7 @@ class AsyncReads(AsyncSender):
             target = Path(output)
             if output_is_dir(output):
                 name = filename_from_headers(response)
-                if name is None:
+                if not name:  # none, or one that is only a folder ("/")
                     name = Path((await self.get(artifact_id)).name).name
                 target = target / name
             await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)

@@ -223,7 +223,7 @@ class Reads(Sender):
             target = Path(output)
             if output_is_dir(output):
                 name = filename_from_headers(response)
-                if name is None:
+                if not name:  # none, or one that is only a folder ("/")
                     name = Path(self.get(artifact_id).name).name
                 target = target / name
             Path(target.parent).mkdir(parents=True, exist_ok=True)
