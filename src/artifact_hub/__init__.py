@@ -35,6 +35,7 @@ from artifact_hub.core.errors import (
     UploadNotFoundError,
     VersionNotFoundError,
 )
+from artifact_hub.core.version import __version__
 from artifact_hub.schemas import Artifact, ArtifactVersion, Caller
 
 if TYPE_CHECKING:
@@ -50,8 +51,6 @@ _LAZY = {
     "HubSettings": "artifact_hub.core.settings",
 }
 """Exports that load the server or the facade, imported when first asked for."""
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AcentaClient",

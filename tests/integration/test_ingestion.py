@@ -33,9 +33,9 @@ from artifact_hub.adapters.bus import KafkaPublisher, all_topics, encode, ensure
 from artifact_hub.adapters.bus.signing import sign_record
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.api import create_app
-from artifact_hub.client.publisher import AgentPublisher, new_artifact_id, put_blob_s3
 from artifact_hub.consumers import IndexConsumer, build_validated_consumer, subscribe_index_consumer
 from artifact_hub.plugin import Hub
+from artifact_hub.publisher import AgentPublisher, new_artifact_id, put_blob_s3
 from artifact_hub.schemas import Caller
 from artifact_hub.schemas.artifacts import Principal
 from artifact_hub.schemas.cloudevents import KafkaRecord
@@ -150,7 +150,7 @@ async def env(
 AGENT = """
 import asyncio, json, os, sys
 import boto3
-from artifact_hub.client.publisher import AgentPublisher, put_blob_s3
+from artifact_hub.publisher import AgentPublisher, put_blob_s3
 
 async def main() -> None:
     e = os.environ

@@ -16,9 +16,9 @@ from artifact_hub.adapters.bus.signing import sign_record
 from artifact_hub.adapters.index import Database, IndexProjector
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.storage.local import LocalBlobStore
-from artifact_hub.client.publisher import AgentPublisher, new_artifact_id, put_blob_local
 from artifact_hub.consumers import IndexConsumer, IngestValidator, Outcome
 from artifact_hub.core.errors import ConflictError, InvalidRequestError
+from artifact_hub.publisher import AgentPublisher, new_artifact_id, put_blob_local
 from artifact_hub.schemas.events import ArtifactCreated, ArtifactVersioned
 from artifact_hub.service.accounts import INGESTION_SECRET_PREFIX, AccountService
 

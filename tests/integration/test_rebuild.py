@@ -33,11 +33,11 @@ from artifact_hub.adapters.index import Database, IndexProjector
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.rebuild import rebuild_from_log, rebuild_from_topics, rebuild_index
 from artifact_hub.adapters.storage.memory import MemoryBlobStore
-from artifact_hub.client.publisher import AgentPublisher, put_blob_local
 from artifact_hub.consumers import build_validated_consumer, subscribe_index_consumer
 from artifact_hub.core.errors import ConflictError
 from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
+from artifact_hub.publisher import AgentPublisher, put_blob_local
 from artifact_hub.schemas import Caller, EventBase
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from tests.unit.test_client_requests import NOW, Recorder, artifact_json
 
-import artifact_hub.client._async as async_module
-import artifact_hub.client._client as sync_module
+import artifact_hub.client._async_send as async_module
+import artifact_hub.client._sync_send as sync_module
 from artifact_hub.client import AsyncClient, Client, RetryPolicy
 from artifact_hub.client._base import Call, error_from_response
 from artifact_hub.core import errors

@@ -43,6 +43,20 @@ def test_importing_the_sdk_loads_no_server_part(statement: str) -> None:
     assert not [m for m in loaded["hub"] if m.split(".")[1:2] and m.split(".")[1] in server_side]
 
 
+def test_the_sdk_imports_only_core_and_schemas_of_the_hub() -> None:
+    loaded = _loaded_after("import artifact_hub.client\nfrom artifact_hub import __version__")
+    layers = {m.split(".")[1] for m in loaded["hub"] if m.count(".") >= 1}
+    assert layers <= {"client", "core", "schemas"}, sorted(layers)
+
+
+def test_the_agent_publisher_lives_outside_the_sdk() -> None:
+    """It needs aiokafka, botocore and the bus adapter: ``artifact_hub.publisher``, not client."""
+    with pytest.raises(subprocess.CalledProcessError):
+        _loaded_after("import artifact_hub.client.publisher")
+    loaded = _loaded_after("import artifact_hub.publisher")
+    assert "aiokafka" in loaded["top"]
+
+
 def test_the_server_side_exports_still_resolve_on_first_use() -> None:
     loaded = _loaded_after(
         "import artifact_hub\n"

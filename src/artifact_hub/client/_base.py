@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -81,41 +80,26 @@ __all__ = [
 class BaseClient:
     """Configuration, request building and response parsing for both clients.
 
+    The clients resolve their keyword arguments (see :class:`Client`) into these.
+
     Args:
-        api_key: API key; else ``ARTIFACT_HUB_API_KEY``, else the config file.
-        base_url: Hub URL; else ``ARTIFACT_HUB_URL``, else the config file, else
-            ``http://127.0.0.1:8080``.
-        session_id: Default session for ``push`` and ``list``; else ``ARTIFACT_HUB_SESSION_ID``.
-        agent_id: Default agent for ``push``; else ``ARTIFACT_HUB_AGENT_ID``.
-        max_retries: Retries after the first attempt (see :class:`RetryPolicy`).
-        retry_backoff: Base of the exponential backoff, in seconds.
+        config: Where the hub is and who speaks (see :func:`resolve_config`).
+        retry: When and how long to wait before sending again.
         presigned_threshold: Files larger than this many bytes use the presigned flow.
         idempotency_keys: Send a fresh ``Idempotency-Key`` with every POST (and so retry
             POSTs safely); turn off only for servers that reject the header.
-        config_path: Another config file instead of ``~/.config/artifact-hub/config.toml``.
     """
 
     def __init__(
         self,
+        config: ClientConfig,
+        retry: RetryPolicy,
         *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        session_id: str | None = None,
-        agent_id: str | None = None,
-        max_retries: int = 3,
-        retry_backoff: float = 0.5,
         presigned_threshold: int = PRESIGNED_THRESHOLD,
         idempotency_keys: bool = True,
-        config_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.config = resolve_config(
-            api_key=api_key,
-            base_url=base_url,
-            session_id=session_id,
-            agent_id=agent_id,
-            config_path=config_path,
-        )
-        self.retry = RetryPolicy(max_retries=max_retries, backoff=retry_backoff)
+        self.config = config
+        self.retry = retry
         self.presigned_threshold = presigned_threshold
         self.idempotency_keys = idempotency_keys
 

@@ -19,6 +19,7 @@ from artifact_hub.client._transfers import UploadBody
 from artifact_hub.core.errors import (
     InvalidRequestError,
 )
+from artifact_hub.core.version import __version__
 from artifact_hub.schemas.api import CreateArtifact
 
 
@@ -179,8 +180,6 @@ def _seg(value: str) -> str:
 
 
 def _user_agent() -> str:
-    from artifact_hub import __version__
-
     return f"artifact-hub-python/{__version__}"
 
 

@@ -1,7 +1,13 @@
 """Upload and download planning: how a body is laid out and streamed, hashing on the way.
 
 :class:`UploadBody` (multipart or raw, from bytes, a path or a file), :class:`HashingWriter`
-(downloads hashed as written, off the event loop) and the progress of parallel parts.
+and :class:`AsyncHashingWriter` (downloads hashed as written, off the event loop), running
+parts at once (:func:`map_limited`, :func:`async_map_limited`) and their summed progress.
+
+These few I/O primitives are written twice, sync and async, because their two forms differ by
+more than ``await`` (threads against tasks); ``scripts/unasync.py`` maps one name onto the
+other (``AsyncHashingWriter`` -> ``HashingWriter``, ``async_map_limited`` -> ``map_limited``),
+so the clients' flows that use them are written once.
 """
 
 from __future__ import annotations
@@ -13,15 +19,20 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeVar
+
+import anyio
 
 from artifact_hub.client._config import CHUNK_SIZE, Progress, Source
 from artifact_hub.core.errors import (
     InvalidRequestError,
 )
+
+T = TypeVar("T")
 
 # ------------------------------------------------------------------------------ upload bodies
 
@@ -224,6 +235,57 @@ class HashingWriter:
         if self._error is not None:
             raise self._error
         return self._digest.hexdigest()
+
+
+class AsyncHashingWriter:
+    """:class:`HashingWriter` for the event loop: chunks written and hashed in worker threads.
+
+    Each chunk is written and hashed in a worker thread while the next one arrives (one chunk
+    in flight), not on the event loop. Call :meth:`finish` (also on errors: it waits for the
+    chunk in flight).
+    """
+
+    def __init__(self, handle: anyio.AsyncFile[bytes]) -> None:
+        self._handle = handle.wrapped
+        self._digest = hashlib.sha256()
+        self._pending: asyncio.Future[None] | None = None
+
+    def _write(self, chunk: bytes) -> None:
+        self._handle.write(chunk)
+        self._digest.update(chunk)
+
+    async def write(self, chunk: bytes) -> None:
+        """Wait for the chunk in flight (raising its error), then start writing ``chunk``."""
+        if self._pending is not None:
+            await self._pending
+        self._pending = asyncio.ensure_future(asyncio.to_thread(self._write, chunk))
+
+    async def finish(self) -> str:
+        """Wait for the chunk in flight; the sha256 of all of them (hex)."""
+        if self._pending is not None:
+            # shielded: a cancelled pull still lets the thread finish with the file
+            await asyncio.shield(self._pending)
+        return self._digest.hexdigest()
+
+
+def map_limited(function: Callable[[T], Any], items: Iterable[T], limit: int) -> None:
+    """Call ``function`` on every item, ``limit`` at a time in threads; raise the first error."""
+    with ThreadPoolExecutor(max_workers=limit) as pool:
+        for _ in pool.map(function, items):
+            pass
+
+
+async def async_map_limited(
+    function: Callable[[T], Awaitable[Any]], items: Iterable[T], limit: int
+) -> None:
+    """Await ``function`` on every item, ``limit`` at a time as tasks; raise the first error."""
+    gate = asyncio.Semaphore(limit)
+
+    async def run(item: T) -> None:
+        async with gate:
+            await function(item)
+
+    await asyncio.gather(*(run(item) for item in items))
 
 
 class _PartsProgress:

@@ -242,7 +242,7 @@ def _ref_name(ref: str) -> str:
 
 def contract_document(prefix: str = "", *, group_id: str = INDEX_GROUP_ID) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the event contract, as plain data."""
-    from artifact_hub import __version__
+    from artifact_hub.core.version import __version__
 
     broker = build_contract_broker(prefix, group_id=group_id)
     spec = AsyncAPI(

@@ -6,9 +6,12 @@ then announce it with a signed event; the hub's consumers check it (tenant, sign
 blob size and sha256, ...) and add it to the index, or send it to ``artifact.dlq`` with the
 reason.
 
+It lives beside the SDK, not in it: it needs aiokafka, botocore and the bus adapter, which the
+light ``artifact_hub.client`` must not load (tests/unit/test_light_sdk.py).
+
 Example:
     >>> import asyncio, boto3
-    >>> from artifact_hub.client.publisher import AgentPublisher, put_blob_s3
+    >>> from artifact_hub.publisher import AgentPublisher, put_blob_s3
     >>> async def main() -> None:  # doctest: +SKIP
     ...     sha256, size = put_blob_s3(boto3.client("s3"), "artifact-hub", "blobs/", "out.csv")
     ...     async with AgentPublisher("kafka:9092", "acme", secret, agent_id="alice") as bus:
