@@ -2,7 +2,7 @@
 
 Agents that put a blob in the blob store themselves (at ``<s3 prefix><sha256>``, or in the
 hub's folder) may publish ``artifact.created``, ``artifact.versioned``, ``artifact.shared`` and
-``session.sealed`` straight to the topics (``artifact_hub.client.publisher`` does it for them).
+``session.sealed`` straight to the topics (``artifact_hub.publisher`` does it for them).
 The index consumer runs :meth:`IngestValidator.check` on every record before the projection,
 and a record that fails goes to the dead-letter topic with ``x-dlq-reason: <code>: <detail>``
 (codes: :class:`RejectReason`); the partition moves on.
