@@ -25,6 +25,7 @@ from artifact_hub.adapters.bus.topics import all_topics
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.outbox import Outbox
 from artifact_hub.adapters.index.search import SearchIndexer
+from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.core.settings import HubSettings
@@ -143,7 +144,9 @@ class Hub:
             default_ttl=settings.default_ttl,
             source=settings.event_source,
         )
-        self.accounts = AccountService(self.db, default_plan=settings.default_plan)
+        self.accounts = AccountService(
+            self.db, SqlAccountStore(), default_plan=settings.default_plan
+        )
         self.idempotency = IdempotencyStore(self.db)
         self.sweeper = Sweeper(self)
         self._started = False
