@@ -163,10 +163,12 @@ class Hub:
     @cached_property
     def links(self) -> LinkService:
         """Download links and signed download URLs."""
+        from artifact_hub.adapters.index.stores.links import SqlLinkStore
         from artifact_hub.service.links import LinkService
 
         return LinkService(
             self.db,
+            SqlLinkStore(),
             self.service,
             self.signer,
             self.settings.resolved_public_url,
