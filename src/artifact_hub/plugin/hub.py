@@ -26,6 +26,7 @@ from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.outbox import Outbox
 from artifact_hub.adapters.index.search import SearchIndexer
 from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
+from artifact_hub.adapters.index.stores.idempotency import SqlIdempotencyKeys
 from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.core.settings import HubSettings
@@ -147,7 +148,7 @@ class Hub:
         self.accounts = AccountService(
             self.db, SqlAccountStore(), default_plan=settings.default_plan
         )
-        self.idempotency = IdempotencyStore(self.db)
+        self.idempotency = IdempotencyStore(self.db, SqlIdempotencyKeys())
         self.sweeper = Sweeper(self)
         self._started = False
 
