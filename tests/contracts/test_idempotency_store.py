@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.stores.idempotency import SqlIdempotencyKeys
 from artifact_hub.core.errors import ConflictError
 from artifact_hub.service.idempotency import IdempotencyStore
 
 
 async def test_claim_replay_conflict_and_expiry(database: Database) -> None:
-    store = IdempotencyStore(database, lifetime=timedelta(hours=1))
+    store = IdempotencyStore(database, SqlIdempotencyKeys(), lifetime=timedelta(hours=1))
     assert await store.begin("t1", "k", "a" * 64) is None  # claimed
     with pytest.raises(ConflictError, match="still in progress"):
         await store.begin("t1", "k", "a" * 64)
@@ -31,7 +32,7 @@ async def test_claim_replay_conflict_and_expiry(database: Database) -> None:
 
 
 async def test_concurrent_claims_of_one_key_let_exactly_one_run(database: Database) -> None:
-    store = IdempotencyStore(database)
+    store = IdempotencyStore(database, SqlIdempotencyKeys())
     outcomes = await asyncio.gather(
         *(store.begin("t", "same", "e" * 64) for _ in range(10)), return_exceptions=True
     )

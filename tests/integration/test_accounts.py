@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.cli.admin import ensure_bootstrap_key
 from artifact_hub.cli.main import app
 from artifact_hub.core.errors import AuthenticationError, ConflictError, InvalidRequestError
@@ -115,7 +116,7 @@ def test_admin_cli(tmp_path: Path) -> None:
         db = Database(HubSettings(data_dir=tmp_path / "hub").resolved_database_url)
         try:
             with pytest.raises(AuthenticationError):
-                await AccountService(db).authenticate(key)
+                await AccountService(db, SqlAccountStore()).authenticate(key)
         finally:
             await db.dispose()
 

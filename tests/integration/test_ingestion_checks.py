@@ -15,6 +15,7 @@ from artifact_hub.adapters.bus import KafkaRecord, encode
 from artifact_hub.adapters.bus.signing import sign_record
 from artifact_hub.adapters.index import Database, IndexProjector
 from artifact_hub.adapters.index import tables as t
+from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.consumers import IndexConsumer, IngestValidator, Outcome
 from artifact_hub.core.errors import ConflictError, InvalidRequestError
@@ -51,7 +52,7 @@ class Setup:
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     db = Database(f"sqlite:///{tmp_path / 'index.db'}")
     await db.migrate()
-    accounts = AccountService(db)
+    accounts = AccountService(db, SqlAccountStore())
     await accounts.create_tenant(TENANT, plan="enterprise")
     secret = await accounts.create_ingestion_secret(TENANT)
     yield Setup(db, accounts, LocalBlobStore(tmp_path / "blobs"), secret)
@@ -101,7 +102,7 @@ async def test_the_hub_bus_secret_is_made_once_and_shared_through_the_database(
     setup: Setup,
 ) -> None:
     first = await setup.accounts.hub_bus_secret()
-    assert await AccountService(setup.db).hub_bus_secret() == first
+    assert await AccountService(setup.db, SqlAccountStore()).hub_bus_secret() == first
     assert first not in await setup.accounts.verification_secrets(TENANT)
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from tests.integration.api_support import Api, api, b64
 
+from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.api import create_app
 from artifact_hub.client import AsyncClient
 from artifact_hub.core.errors import SessionSealedError
@@ -171,7 +172,7 @@ async def test_new_tenants_have_no_plan_limits_unless_opted_in(api: Api) -> None
     stored = await api.hub.service.push(caller, big, name="model.bin")
     assert stored.size_bytes == len(big)
     # Plans are opt-in: a hub set to a default plan gives new tenants that plan.
-    opted = AccountService(api.hub.db, default_plan="free")
+    opted = AccountService(api.hub.db, SqlAccountStore(), default_plan="free")
     assert (await opted.create_tenant("metered")).plan == "free"
     assert (await opted.create_tenant("paying", plan="pro")).plan == "pro"
 

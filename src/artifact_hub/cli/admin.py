@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.cli.datadir import existing_hub_settings
 from artifact_hub.core.errors import ArtifactHubError
 from artifact_hub.core.settings import HubSettings
@@ -51,7 +52,7 @@ async def _accounts(settings: HubSettings) -> AsyncIterator[AccountService]:
     db = Database(settings.resolved_database_url)
     try:
         await db.migrate()
-        yield AccountService(db, default_plan=settings.default_plan)
+        yield AccountService(db, SqlAccountStore(), default_plan=settings.default_plan)
     finally:
         await db.dispose()
 

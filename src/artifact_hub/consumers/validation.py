@@ -48,6 +48,7 @@ from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.outbox import Outbox
 from artifact_hub.adapters.index.projector import event_digest
 from artifact_hub.adapters.index.queries import IndexReader
+from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.adapters.storage.base import BlobNotFoundError, BlobStore
 from artifact_hub.consumers.ingest_verdicts import (
     _ARTIFACT_ID,
@@ -114,7 +115,7 @@ class IngestValidator:
     ) -> None:
         self.db = db
         self.blobs = blobs
-        self.accounts = accounts or AccountService(db)
+        self.accounts = accounts or AccountService(db, SqlAccountStore())
         self.hub_source = hub_source
         self.trusted_bus = trusted_bus
         self.topic_prefix = topic_prefix

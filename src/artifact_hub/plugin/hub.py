@@ -25,6 +25,8 @@ from artifact_hub.adapters.bus.topics import all_topics
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.outbox import Outbox
 from artifact_hub.adapters.index.search import SearchIndexer
+from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
+from artifact_hub.adapters.index.stores.idempotency import SqlIdempotencyKeys
 from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.core.settings import HubSettings
@@ -143,8 +145,10 @@ class Hub:
             default_ttl=settings.default_ttl,
             source=settings.event_source,
         )
-        self.accounts = AccountService(self.db, default_plan=settings.default_plan)
-        self.idempotency = IdempotencyStore(self.db)
+        self.accounts = AccountService(
+            self.db, SqlAccountStore(), default_plan=settings.default_plan
+        )
+        self.idempotency = IdempotencyStore(self.db, SqlIdempotencyKeys())
         self.sweeper = Sweeper(self)
         self._started = False
 
@@ -160,10 +164,12 @@ class Hub:
     @cached_property
     def links(self) -> LinkService:
         """Download links and signed download URLs."""
+        from artifact_hub.adapters.index.stores.links import SqlLinkStore
         from artifact_hub.service.links import LinkService
 
         return LinkService(
             self.db,
+            SqlLinkStore(),
             self.service,
             self.signer,
             self.settings.resolved_public_url,

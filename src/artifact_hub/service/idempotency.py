@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.database import Database
 from artifact_hub.core.errors import ConflictError
+from artifact_hub.ports.idempotency import IdempotencyKeys, KeyRecord
+from artifact_hub.ports.transactions import Transaction, Transactions
 
 __all__ = ["KEY_LIFETIME", "IdempotencyStore", "StoredResponse"]
 
@@ -36,15 +29,19 @@ class StoredResponse:
 
 
 class IdempotencyStore:
-    """The ``idempotency_keys`` table.
+    """Idempotency keys: claim, replay, complete, release and purge them.
 
     Args:
-        db: The index database.
+        db: The index database's transactions.
+        keys: The ``idempotency_keys`` rows (read and written in ``db``'s transactions).
         lifetime: How long a key is remembered.
     """
 
-    def __init__(self, db: Database, *, lifetime: timedelta = KEY_LIFETIME) -> None:
+    def __init__(
+        self, db: Transactions, keys: IdempotencyKeys, *, lifetime: timedelta = KEY_LIFETIME
+    ) -> None:
         self.db = db
+        self.keys = keys
         self.lifetime = lifetime
 
     async def begin(
@@ -61,39 +58,22 @@ class IdempotencyStore:
                 with it is still running (a concurrent duplicate: retry it later).
         """
         moment = now or datetime.now(UTC)
-        k = t.idempotency_keys.c
-        where = and_(k.tenant_id == tenant_id, k.key == key)
 
-        values = {
-            "tenant_id": tenant_id,
-            "key": key,
-            "request_sha256": request_sha256,
-            "created_at": moment,
-        }
-
-        async def claim(conn: AsyncConnection) -> Any:
+        async def claim(conn: Transaction) -> KeyRecord | None:
             # A new key (the usual case) is claimed by one statement; only a key seen before
             # is read.
-            insert_new = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(
-                t.idempotency_keys
-            ).on_conflict_do_nothing(index_elements=["tenant_id", "key"])
-            if (await conn.execute(insert_new, values)).rowcount == 1:
+            if await self.keys.claim_new(conn, tenant_id, key, request_sha256, moment):
                 return None
-            row = (
-                await conn.execute(
-                    select(k.request_sha256, k.status, k.body, k.created_at).where(where)
-                )
-            ).first()
+            row = await self.keys.get(conn, tenant_id, key)
             if row is not None and row.created_at <= moment - self.lifetime:
                 # Past its lifetime but not swept yet: the key is free again.
-                await conn.execute(delete(t.idempotency_keys).where(where))
-                await conn.execute(insert(t.idempotency_keys).values(values))
+                await self.keys.reclaim(conn, tenant_id, key, request_sha256, moment)
                 row = None
             return row
 
         try:
             row = await self.db.write(claim)  # shares the commit of concurrent writes
-        except IntegrityError as error:
+        except ConflictError as error:
             # Another request inserted the same key between our read and our insert.
             raise _in_progress(key) from error
         if row is None:
@@ -106,32 +86,21 @@ class IdempotencyStore:
             )
         if row.status is None:
             raise _in_progress(key)
-        return StoredResponse(status=int(row.status), body=row.body or "")
+        return StoredResponse(status=row.status, body=row.body or "")
 
     async def complete(self, tenant_id: str, key: str, status: int, body: str) -> None:
         """Keep the response of the request that claimed the key."""
-        k = t.idempotency_keys.c
-        statement = (
-            update(t.idempotency_keys)
-            .where(and_(k.tenant_id == tenant_id, k.key == key))
-            .values(status=status, body=body)
-        )
-        await self.db.write(lambda conn: conn.execute(statement))
+        await self.db.write(lambda conn: self.keys.complete(conn, tenant_id, key, status, body))
 
     async def release(self, tenant_id: str, key: str) -> None:
         """Forget a claimed key (the request failed in a way a retry may fix)."""
-        k = t.idempotency_keys.c
-        statement = delete(t.idempotency_keys).where(and_(k.tenant_id == tenant_id, k.key == key))
-        await self.db.write(lambda conn: conn.execute(statement))
+        await self.db.write(lambda conn: self.keys.delete(conn, tenant_id, key))
 
     async def purge(self, *, now: datetime | None = None) -> int:
         """Drop keys older than the lifetime; returns how many."""
         cutoff = (now or datetime.now(UTC)) - self.lifetime
         async with self.db.begin() as conn:
-            result = await conn.execute(
-                delete(t.idempotency_keys).where(t.idempotency_keys.c.created_at <= cutoff)
-            )
-        return int(result.rowcount or 0)
+            return await self.keys.purge(conn, cutoff)
 
 
 def _in_progress(key: str) -> ConflictError:

@@ -229,6 +229,7 @@ async def rebuild_index(
     accounts_db = Database(hub_database)
 
     def make_validator(db: Database) -> IngestValidator:
+        from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
         from artifact_hub.plugin.hub import build_blob_store
         from artifact_hub.service.accounts import AccountService
 
@@ -237,7 +238,7 @@ async def rebuild_index(
         return _RebuildValidator(
             db,
             build_blob_store(settings),
-            accounts=AccountService(accounts_db),
+            accounts=AccountService(accounts_db, SqlAccountStore()),
             hub_source=settings.event_source,
             trusted_bus=settings.trusted_bus,
             topic_prefix=settings.topic_prefix,

@@ -6,10 +6,8 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import AuthenticationError, InvalidRequestError
+from artifact_hub.ports.accounts import ApiKeyRow
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.accounts.credentials import (
     _DUMMY_SHA256,
@@ -49,19 +47,18 @@ class ApiKeys(TenantAccounts):
         if await self.get_tenant(tenant_id) is None:
             raise InvalidRequestError(f"unknown tenant {tenant_id}", tenant_id=tenant_id)
         key_id, secret = _new_key_id(), secrets.token_urlsafe(32)
+        row = ApiKeyRow(
+            key_id=key_id,
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            groups=tuple(dict.fromkeys(groups)),
+            namespace=namespace,
+            admin=admin,
+            secret_sha256=_sha256(secret),
+            created_at=datetime.now(UTC),
+        )
         async with self.db.begin() as conn:
-            await conn.execute(
-                insert(t.api_keys).values(
-                    key_id=key_id,
-                    tenant_id=tenant_id,
-                    agent_id=agent_id,
-                    groups=list(dict.fromkeys(groups)),
-                    namespace=namespace,
-                    admin=admin,
-                    secret_sha256=_sha256(secret),
-                    created_at=datetime.now(UTC),
-                )
-            )
+            await self.store.insert_key(conn, row)
         return key_id, f"{KEY_PREFIX}{key_id}_{secret}"
 
     async def authenticate(self, token: str) -> Caller:
@@ -72,48 +69,29 @@ class ApiKeys(TenantAccounts):
         """
         key_id, secret = parse_key(token)
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(t.api_keys, t.tenants.c.plan)
-                    .join(t.tenants, t.tenants.c.tenant_id == t.api_keys.c.tenant_id)
-                    .where(t.api_keys.c.key_id == key_id)
-                )
-            ).first()
-        stored = _DUMMY_SHA256 if row is None else str(row.secret_sha256)
+            found = await self.store.key_and_plan(conn, key_id)
+        stored = _DUMMY_SHA256 if found is None else found[0].secret_sha256
         matches = hmac.compare_digest(_sha256(secret), stored)
-        if row is None or not matches or row.revoked_at is not None:
+        if found is None or not matches or found[0].revoked_at is not None:
             raise AuthenticationError(_UNAUTHORIZED)
+        row, plan = found
         return Caller(
             tenant_id=row.tenant_id,
             agent_id=row.agent_id,
-            groups=tuple(row.groups or ()),
+            groups=row.groups,
             namespace=row.namespace,
-            admin=bool(row.admin),
-            plan=row.plan,
+            admin=row.admin,
+            plan=plan,
             key_id=row.key_id,
         )
 
     async def revoke_key(self, key_id: str) -> bool:
         """Revoke a key at once; False when there is no such live key."""
         async with self.db.begin() as conn:
-            result = await conn.execute(
-                update(t.api_keys)
-                .where(t.api_keys.c.key_id == key_id, t.api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=datetime.now(UTC))
-            )
-        return bool(result.rowcount)
+            return await self.store.revoke_key(conn, key_id, datetime.now(UTC))
 
     async def list_keys(self, tenant_id: str) -> list[ApiKey]:
         """The tenant's keys (revoked ones included), oldest first."""
         async with self.db.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.api_keys)
-                    .where(t.api_keys.c.tenant_id == tenant_id)
-                    .order_by(t.api_keys.c.created_at, t.api_keys.c.key_id)
-                )
-            ).all()
-        return [
-            ApiKey.model_validate({**row._mapping, "groups": tuple(row.groups or ())})
-            for row in rows
-        ]
+            rows = await self.store.list_keys(conn, tenant_id)
+        return [ApiKey.model_validate(row, from_attributes=True) for row in rows]

@@ -5,10 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import and_
-from sqlalchemy.sql.elements import ColumnElement
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import AuthenticationError
 
 KEY_PREFIX = "ak_live_"
@@ -40,11 +36,6 @@ def _new_key_id() -> str:
 
 def _new_ingestion_secret() -> str:
     return INGESTION_SECRET_PREFIX + secrets.token_urlsafe(32)
-
-
-def _secret_row(scope: str, owner_id: str) -> ColumnElement[bool]:
-    s = t.ingestion_secrets.c
-    return and_(s.scope == scope, s.owner_id == owner_id)
 
 
 def parse_key(token: str) -> tuple[str, str]:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import ConflictError, InvalidRequestError
 from artifact_hub.service.accounts.credentials import (
     _HUB_SCOPE,
     _TENANT_SCOPE,
     _new_ingestion_secret,
-    _secret_row,
 )
 from artifact_hub.service.accounts.tenants import TenantAccounts
 
@@ -36,15 +31,10 @@ class IngestionSecrets(TenantAccounts):
         secret = _new_ingestion_secret()
         try:
             async with self.db.begin() as conn:
-                await conn.execute(
-                    insert(t.ingestion_secrets).values(
-                        scope=_TENANT_SCOPE,
-                        owner_id=tenant_id,
-                        secret=secret,
-                        created_at=datetime.now(UTC),
-                    )
+                await self.store.insert_secret(
+                    conn, _TENANT_SCOPE, tenant_id, secret, datetime.now(UTC)
                 )
-        except IntegrityError as error:
+        except ConflictError as error:
             raise ConflictError(
                 f"tenant {tenant_id} has an ingestion secret; rotate it", tenant_id=tenant_id
             ) from error
@@ -67,59 +57,38 @@ class IngestionSecrets(TenantAccounts):
         if await self.get_tenant(tenant_id) is None:
             raise InvalidRequestError(f"unknown tenant {tenant_id}", tenant_id=tenant_id)
         secret, now = _new_ingestion_secret(), datetime.now(UTC)
-        s = t.ingestion_secrets.c
         async with self.db.begin() as conn:
-            result = await conn.execute(
-                update(t.ingestion_secrets)
-                .where(_secret_row(_TENANT_SCOPE, tenant_id))
-                .values(
-                    previous_secret=s.secret,  # the row's value before this update
-                    previous_valid_until=now + grace,
-                    secret=secret,
-                    rotated_at=now,
-                )
+            rotated = await self.store.rotate_secret(
+                conn, _TENANT_SCOPE, tenant_id, secret, at=now, previous_valid_until=now + grace
             )
-            if not result.rowcount:
-                await conn.execute(
-                    insert(t.ingestion_secrets).values(
-                        scope=_TENANT_SCOPE, owner_id=tenant_id, secret=secret, created_at=now
-                    )
-                )
+            if not rotated:
+                await self.store.insert_secret(conn, _TENANT_SCOPE, tenant_id, secret, now)
         return secret
 
     async def ingestion_secret(self, tenant_id: str) -> str | None:
         """The tenant's current ingestion secret, or None when it has none."""
         async with self.db.connect() as conn:
-            value = await conn.scalar(
-                select(t.ingestion_secrets.c.secret).where(_secret_row(_TENANT_SCOPE, tenant_id))
-            )
-        return None if value is None else str(value)
+            row = await self.store.get_secret(conn, _TENANT_SCOPE, tenant_id)
+        return None if row is None else row.secret
 
     async def verification_secrets(
         self, tenant_id: str, *, now: datetime | None = None
     ) -> list[str]:
         """The secrets a tenant's event may be signed with: current, and previous in grace."""
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(t.ingestion_secrets).where(_secret_row(_TENANT_SCOPE, tenant_id))
-                )
-            ).first()
+            row = await self.store.get_secret(conn, _TENANT_SCOPE, tenant_id)
         if row is None:
             return []
-        found = [str(row.secret)]
+        found = [row.secret]
         until = row.previous_valid_until
         if row.previous_secret and until is not None and (now or datetime.now(UTC)) < until:
-            found.append(str(row.previous_secret))
+            found.append(row.previous_secret)
         return found
 
     async def revoke_ingestion_secret(self, tenant_id: str) -> bool:
         """Delete the tenant's ingestion secret: its agents' events are refused from now on."""
         async with self.db.begin() as conn:
-            result = await conn.execute(
-                delete(t.ingestion_secrets).where(_secret_row(_TENANT_SCOPE, tenant_id))
-            )
-        return bool(result.rowcount)
+            return await self.store.delete_secret(conn, _TENANT_SCOPE, tenant_id)
 
     async def hub_bus_secret(self, configured: str | None = None) -> str:
         """The hub's own bus secret (its relay signs every event with it); made on first use.
@@ -129,22 +98,17 @@ class IngestionSecrets(TenantAccounts):
         """
         if configured:
             return configured
-        query = select(t.ingestion_secrets.c.secret).where(_secret_row(_HUB_SCOPE, _HUB_SCOPE))
         async with self.db.connect() as conn:
-            value = await conn.scalar(query)
-        if value is not None:
-            return str(value)
+            row = await self.store.get_secret(conn, _HUB_SCOPE, _HUB_SCOPE)
+        if row is not None:
+            return row.secret
         try:
             async with self.db.begin() as conn:
-                await conn.execute(
-                    insert(t.ingestion_secrets).values(
-                        scope=_HUB_SCOPE,
-                        owner_id=_HUB_SCOPE,
-                        secret=_new_ingestion_secret(),
-                        created_at=datetime.now(UTC),
-                    )
+                await self.store.insert_secret(
+                    conn, _HUB_SCOPE, _HUB_SCOPE, _new_ingestion_secret(), datetime.now(UTC)
                 )
-        except IntegrityError:  # another process made it first: use theirs
+        except ConflictError:  # another process made it first: use theirs
             pass
         async with self.db.connect() as conn:
-            return str(await conn.scalar(query))
+            row = await self.store.get_secret(conn, _HUB_SCOPE, _HUB_SCOPE)
+        return str(None if row is None else row.secret)

@@ -15,9 +15,6 @@ in :mod:`.tenants`, keys in :mod:`.api_keys`, ingestion secrets in :mod:`.ingest
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import ConflictError
 from artifact_hub.service.accounts.api_keys import ApiKeys
 from artifact_hub.service.accounts.ingestion_secrets import IngestionSecrets
@@ -27,7 +24,9 @@ class AccountService(ApiKeys, IngestionSecrets):
     """Tenants and API keys in the index database.
 
     Args:
-        db: The index database (the ``tenants`` and ``api_keys`` tables).
+        db: The index database's transactions.
+        store: The tenants, API keys and ingestion secrets (read and written in ``db``'s
+            transactions).
         default_plan: The plan of tenants created without one, the bootstrap tenant included
             (``settings.default_plan``; default ``unlimited``: plans are opt-in).
 
@@ -42,7 +41,7 @@ class AccountService(ApiKeys, IngestionSecrets):
             The plaintext key when it was just created, else None (the hub has tenants).
         """
         async with self.db.connect() as conn:
-            count = await conn.scalar(select(func.count()).select_from(t.tenants))
+            count = await self.store.count_tenants(conn)
         if count:
             return None
         try:

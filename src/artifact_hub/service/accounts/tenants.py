@@ -7,20 +7,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-
-from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.database import Database
 from artifact_hub.core.errors import ConflictError, InvalidRequestError
+from artifact_hub.ports.accounts import AccountStore, TenantRow
+from artifact_hub.ports.transactions import Transactions
 from artifact_hub.service.accounts.models import PLANS, Plan, Tenant
 
 
 class TenantAccounts:
-    """Tenants, and the account service's parts (the index database, the default plan).
+    """Tenants, and the account service's parts (database, store, default plan).
 
     Args:
-        db: The index database (the ``tenants`` and ``api_keys`` tables).
+        db: The index database's transactions.
+        store: The tenants, API keys and ingestion secrets (read and written in ``db``'s
+            transactions).
         default_plan: The plan of tenants created without one, the bootstrap tenant included
             (``settings.default_plan``; default ``unlimited``: plans are opt-in).
 
@@ -28,12 +27,15 @@ class TenantAccounts:
         InvalidRequestError: ``default_plan`` is not a known plan.
     """
 
-    def __init__(self, db: Database, default_plan: str = "unlimited") -> None:
+    def __init__(
+        self, db: Transactions, store: AccountStore, default_plan: str = "unlimited"
+    ) -> None:
         if default_plan not in PLANS:
             raise InvalidRequestError(
                 f"default_plan must be one of {', '.join(PLANS)}", plan=default_plan
             )
         self.db = db
+        self.store = store
         self.default_plan = default_plan
 
     async def create_tenant(
@@ -55,8 +57,8 @@ class TenantAccounts:
         )
         try:
             async with self.db.begin() as conn:
-                await conn.execute(insert(t.tenants).values(**tenant.model_dump()))
-        except IntegrityError as error:
+                await self.store.insert_tenant(conn, TenantRow(**tenant.model_dump()))
+        except ConflictError as error:
             raise ConflictError(
                 f"tenant {tenant_id} already exists", tenant_id=tenant_id
             ) from error
@@ -65,7 +67,5 @@ class TenantAccounts:
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         """The tenant, or None."""
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(select(t.tenants).where(t.tenants.c.tenant_id == tenant_id))
-            ).first()
-        return None if row is None else Tenant.model_validate(dict(row._mapping))
+            row = await self.store.get_tenant(conn, tenant_id)
+        return None if row is None else Tenant.model_validate(row, from_attributes=True)

@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from sqlalchemy import and_, select
-
-from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.database import Database
+from artifact_hub.ports.links import LinkStore
+from artifact_hub.ports.transactions import Transactions
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.artifacts import ArtifactService
@@ -26,7 +24,8 @@ class LinkAccess:
     """Reading as a link's or URL's maker can now, and the link service's parts.
 
     Args:
-        db: The index database (``links`` table).
+        db: The index database's transactions.
+        store: The links (read and written in ``db``'s transactions).
         artifacts: The artifact service (reads go through it, so its rules apply).
         signer: Signs and verifies the hub's URLs.
         public_url: The hub's base URL as clients see it.
@@ -36,7 +35,8 @@ class LinkAccess:
 
     def __init__(
         self,
-        db: Database,
+        db: Transactions,
+        store: LinkStore,
         artifacts: ArtifactService,
         signer: UrlSigner,
         public_url: str,
@@ -44,6 +44,7 @@ class LinkAccess:
         store_url_max_ttl: timedelta = S3_DOWNLOAD_URL_MAX_TTL,
     ) -> None:
         self.db = db
+        self.store = store
         self.artifacts = artifacts
         self.signer = signer
         self.public_url = public_url.rstrip("/")
@@ -59,24 +60,17 @@ class LinkAccess:
         """
         if agent_id is None:
             return Caller(tenant_id=tenant_id, admin=True)
-        k = t.api_keys.c
         async with self.db.connect() as conn:
-            keys = (
-                await conn.execute(
-                    select(k.groups, k.admin, k.revoked_at).where(
-                        and_(k.tenant_id == tenant_id, k.agent_id == agent_id)
-                    )
-                )
-            ).all()
+            keys = await self.store.agent_grants(conn, tenant_id, agent_id)
         if not keys:
             return Caller(tenant_id=tenant_id, agent_id=agent_id, admin=True)
-        live = [key for key in keys if key.revoked_at is None]
-        groups = sorted({group for key in live for group in (key.groups or ())})
+        live = [key for key in keys if not key.revoked]
+        groups = sorted({group for key in live for group in key.groups})
         return Caller(
             tenant_id=tenant_id,
             agent_id=agent_id,
             groups=tuple(groups),
-            admin=any(bool(key.admin) for key in live),
+            admin=any(key.admin for key in live),
         )
 
     async def _check_readable(

@@ -6,9 +6,6 @@ import base64
 import binascii
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import InvalidRequestError, PermissionDeniedError
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.links import LinkInfo, LinkList
@@ -74,29 +71,17 @@ class LinkListing(LinkAccess):
             raise PermissionDeniedError(
                 f"only the owner of {artifact_id} can list its links", artifact_id=artifact_id
             )
-        c = t.links.c
         now = datetime.now(UTC)
-        condition = and_(c.tenant_id == caller.tenant_id, c.artifact_id == artifact_id)
-        if not include_inactive:
-            condition = and_(condition, c.revoked_at.is_(None), c.expires_at > now)
-        if cursor is not None:
-            created_at, link_id = _decode_cursor(cursor)
-            condition = and_(
-                condition,
-                or_(
-                    c.created_at < created_at,
-                    and_(c.created_at == created_at, c.link_id < link_id),
-                ),
-            )
+        before = None if cursor is None else _decode_cursor(cursor)
         async with self.db.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.links)
-                    .where(condition)
-                    .order_by(c.created_at.desc(), c.link_id.desc())
-                    .limit(limit + 1)
-                )
-            ).all()
+            rows = await self.store.list_links(
+                conn,
+                caller.tenant_id,
+                artifact_id,
+                limit=limit + 1,  # one more tells whether there is a next page
+                active_at=None if include_inactive else now,
+                before=before,
+            )
         page = rows[:limit]
         items = [
             LinkInfo(

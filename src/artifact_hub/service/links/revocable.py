@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, insert, select, update
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import LinkExpiredError, LinkNotFoundError
+from artifact_hub.ports.links import LinkRow
 from artifact_hub.schemas.api import Link
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.links.access import LinkAccess, Opened
@@ -44,18 +42,17 @@ class RevocableLinks(LinkAccess):
         link_id = new_link_id()
         signed = self.signer.sign("GET", link_path(link_id), ttl)
         now = datetime.now(UTC)
+        row = LinkRow(
+            link_id=link_id,
+            tenant_id=caller.tenant_id,
+            artifact_id=artifact_id,
+            version=version,
+            created_by=caller.agent_id,
+            created_at=now,
+            expires_at=signed.expires_at,
+        )
         async with self.db.begin() as conn:
-            await conn.execute(
-                insert(t.links).values(
-                    link_id=link_id,
-                    tenant_id=caller.tenant_id,
-                    artifact_id=artifact_id,
-                    version=version,
-                    created_by=caller.agent_id,
-                    created_at=now,
-                    expires_at=signed.expires_at,
-                )
-            )
+            await self.store.insert_link(conn, row)
         return Link(
             id=link_id,
             url=signed.url(self.public_url),
@@ -75,30 +72,17 @@ class RevocableLinks(LinkAccess):
             LinkNotFoundError: No such link for this caller.
         """
         async with self.db.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(t.links.c.created_by, t.artifacts.c.agent_id.label("owner"))
-                    .select_from(
-                        t.links.outerjoin(
-                            t.artifacts, t.artifacts.c.artifact_id == t.links.c.artifact_id
-                        )
-                    )
-                    .where(
-                        and_(t.links.c.link_id == link_id, t.links.c.tenant_id == caller.tenant_id)
-                    )
-                )
-            ).first()
-            allowed = row is not None and (
+            owners = await self.store.link_owners(conn, caller.tenant_id, link_id)
+            allowed = owners is not None and (
                 caller.admin
-                or (caller.agent_id is not None and caller.agent_id in (row.created_by, row.owner))
+                or (
+                    caller.agent_id is not None
+                    and caller.agent_id in (owners.created_by, owners.artifact_owner)
+                )
             )
             if not allowed:
                 raise LinkNotFoundError(f"Link {link_id} was not found.", link_id=link_id)
-            await conn.execute(
-                update(t.links)
-                .where(and_(t.links.c.link_id == link_id, t.links.c.revoked_at.is_(None)))
-                .values(revoked_at=datetime.now(UTC))
-            )
+            await self.store.revoke_link(conn, link_id, datetime.now(UTC))
 
     async def resolve(self, link_id: str, exp: str | None, sig: str | None) -> Opened:
         """What a link URL serves: the artifact, its version and a verified stream.
@@ -115,7 +99,7 @@ class RevocableLinks(LinkAccess):
         """
         self.signer.verify("GET", link_path(link_id), exp, sig)
         async with self.db.connect() as conn:
-            row = (await conn.execute(select(t.links).where(t.links.c.link_id == link_id))).first()
+            row = await self.store.get_link(conn, link_id)
         if row is None or row.revoked_at is not None:
             raise LinkNotFoundError(f"Link {link_id} was not found.", link_id=link_id)
         if row.expires_at <= datetime.now(UTC):

@@ -31,7 +31,8 @@ class LinkService(RevocableLinks, LinkListing, SignedUrls):
     """Revocable download links and signed download URLs.
 
     Args:
-        db: The index database (``links`` table).
+        db: The index database's transactions.
+        store: The links (read and written in ``db``'s transactions).
         artifacts: The artifact service (reads go through it, so its rules apply).
         signer: Signs and verifies the hub's URLs.
         public_url: The hub's base URL as clients see it.

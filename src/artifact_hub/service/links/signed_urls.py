@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import ArtifactNotFoundError
 from artifact_hub.schemas.api import SignedUrl
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
@@ -119,9 +116,7 @@ class SignedUrls(LinkAccess):
         """
         self.signer.verify("GET", signed_path(artifact_id, version, by), exp, sig)
         async with self.db.connect() as conn:
-            tenant_id = await conn.scalar(
-                select(t.artifacts.c.tenant_id).where(t.artifacts.c.artifact_id == artifact_id)
-            )
+            tenant_id = await self.store.artifact_tenant(conn, artifact_id)
         if tenant_id is None:
             raise ArtifactNotFoundError(
                 f"Artifact {artifact_id} was not found.", artifact_id=artifact_id
