@@ -24,7 +24,10 @@ from artifact_hub.adapters.bus.signing import SigningPublisher
 from artifact_hub.adapters.bus.topics import all_topics
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.outbox import Outbox
+from artifact_hub.adapters.index.queries import IndexReader
 from artifact_hub.adapters.index.search import SearchIndexer
+from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
+from artifact_hub.adapters.index.stores.events import SqlEventLog
 from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.core.settings import HubSettings
@@ -137,7 +140,9 @@ class Hub:
         self.service = ArtifactService(
             self.db,
             self.blobs,
-            outbox=self.outbox,
+            reader=IndexReader(),
+            store=SqlArtifactStore(),
+            events=SqlEventLog(self.outbox),
             on_commit=self.relay.notify,
             after_commit=[self.indexer.on_event],
             default_ttl=settings.default_ttl,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.ports.transactions import Transaction
 from artifact_hub.schemas.artifacts import Access, Principal
 from artifact_hub.schemas.events import ArtifactShared, EventBase
 from artifact_hub.schemas.identity import Caller
@@ -52,7 +51,7 @@ class ArtifactSharing(ArtifactCommits):
             raise InvalidRequestError("name at least one agent or group")
         await self._writable(caller, artifact_id)
 
-        async def build(conn: AsyncConnection) -> EventBase:
+        async def build(conn: Transaction) -> EventBase:
             return ArtifactShared(
                 tenant_id=caller.tenant_id,
                 actor=caller.agent_id,

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from artifact_hub.core.errors import ArtifactDeletedError, InvalidRequestError
 from artifact_hub.core.ids import new_artifact_id
+from artifact_hub.ports.transactions import Transaction
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.events import ArtifactCreated, ArtifactVersioned, EventBase
 from artifact_hub.schemas.identity import Caller
@@ -131,7 +130,7 @@ class ArtifactWrites(ArtifactCommits):
             }
         )
 
-        async def build(conn: AsyncConnection) -> EventBase:
+        async def build(conn: Transaction) -> EventBase:
             if session_id:
                 await self._check_session_open(caller.tenant_id, session_id, conn)
             await self._check_lineage(conn, caller, lineage)
@@ -168,7 +167,7 @@ class ArtifactWrites(ArtifactCommits):
         max_size = await self._precheck_size(caller, content, max_size)
         blob = await self._store(content, expected_sha256, max_size)
 
-        async def build(conn: AsyncConnection) -> EventBase:
+        async def build(conn: Transaction) -> EventBase:
             await self._check_stored(conn, caller, blob, datetime.now(UTC))
             await self._check_lineage(conn, caller, lineage)
             seq = await self._next_seq(conn, artifact_id)  # locks the row first
