@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.ports.transactions import Transaction
 from artifact_hub.schemas.artifacts import Access, Principal
+from artifact_hub.schemas.commands import ShareArtifact
 from artifact_hub.schemas.events import ArtifactShared, EventBase
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.artifacts.commits import ArtifactCommits
@@ -21,23 +22,35 @@ class ArtifactSharing(ArtifactCommits):
         self,
         caller: Caller,
         artifact_id: str,
+        command: ShareArtifact | None = None,
         *,
         agents: Sequence[str] = (),
         groups: Sequence[str] = (),
     ) -> Access:
-        """Give agents and groups read access."""
-        return await self._change_access(caller, artifact_id, grants=_principals(agents, groups))
+        """Give agents and groups read access.
+
+        Give ``command``, or its ``agents`` and ``groups`` as keywords.
+        """
+        who = command or ShareArtifact(agents=agents, groups=groups)
+        principals = _principals(who.agents, who.groups)
+        return await self._change_access(caller, artifact_id, grants=principals)
 
     async def unshare(
         self,
         caller: Caller,
         artifact_id: str,
+        command: ShareArtifact | None = None,
         *,
         agents: Sequence[str] = (),
         groups: Sequence[str] = (),
     ) -> Access:
-        """Take read access back from agents and groups."""
-        return await self._change_access(caller, artifact_id, revokes=_principals(agents, groups))
+        """Take read access back from agents and groups.
+
+        Give ``command``, or its ``agents`` and ``groups`` as keywords.
+        """
+        who = command or ShareArtifact(agents=agents, groups=groups)
+        principals = _principals(who.agents, who.groups)
+        return await self._change_access(caller, artifact_id, revokes=principals)
 
     async def _change_access(
         self,
