@@ -29,7 +29,9 @@ from _common import Row, machine_facts, print_facts, print_json, print_table, pr
 
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.database import Database
-from artifact_hub.adapters.index.queries import ArtifactFilter, encode_cursor
+from artifact_hub.adapters.index.queries import ArtifactFilter, IndexReader, encode_cursor
+from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
+from artifact_hub.adapters.index.stores.events import SqlEventLog
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.artifacts import ArtifactService
@@ -103,7 +105,13 @@ async def _bench(url: str, rows: int, repeat: int) -> list[Row]:
     else:
         async with db.begin() as conn:
             await conn.exec_driver_sql("ANALYZE")
-    service = ArtifactService(db, LocalBlobStore(Path(tempfile.mkdtemp())))
+    service = ArtifactService(
+        db,
+        LocalBlobStore(Path(tempfile.mkdtemp())),
+        reader=IndexReader(),
+        store=SqlArtifactStore(),
+        events=SqlEventLog(),
+    )
     caller = Caller(tenant_id=TENANT, agent_id=AGENT)
     result: list[Row] = []
     hot = [i for i in range(rows) if i % 10 == 0]

@@ -21,6 +21,7 @@ from artifact_hub.adapters.bus import KafkaRecord, decode, encode
 from artifact_hub.adapters.index import Database, IndexProjector, IndexReader
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.rebuild import PROJECTION_TABLES
+from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
 from artifact_hub.consumers import IndexConsumer, Outcome
 from artifact_hub.consumers.validation import Verdict
 from artifact_hub.schemas import (
@@ -35,7 +36,6 @@ from artifact_hub.schemas import (
 )
 from artifact_hub.schemas.events import ArtifactEvent, ArtifactExpired, ExpiryChange
 from artifact_hub.schemas.lineage import Lineage, LineageInput
-from artifact_hub.service.plans import PlanLimits
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=10)
@@ -201,7 +201,7 @@ async def test_one_big_batch_and_batches_in_order_match_too(database: Database) 
 
 
 async def test_the_usage_counter_equals_the_storage_sum(database: Database) -> None:
-    """``tenant_usage`` (plus the expired correction) is what ``check_quota`` summed."""
+    """``tenant_usage`` (plus the expired correction) is what the quota check summed."""
     events = mixed_log()
     consumer = IndexConsumer(database)
     checked = 0
@@ -210,8 +210,8 @@ async def test_the_usage_counter_equals_the_storage_sum(database: Database) -> N
         async with database.connect() as conn:
             for tenant in ("t1", "t2"):
                 for now in (T0, T0 + timedelta(days=2), NOW + timedelta(days=60)):
-                    counted = await PlanLimits.storage_used(conn, tenant, now)
-                    summed = await PlanLimits.storage_used_by_sum(conn, tenant, now)
+                    counted = await SqlArtifactStore().storage_used(conn, tenant, now)
+                    summed = await SqlArtifactStore.storage_used_by_sum(conn, tenant, now)
                     assert counted == summed, (start, tenant, now)
                     checked += summed > 0
     assert checked
@@ -277,8 +277,8 @@ async def test_the_migration_backfills_the_usage_counter(tmp_path: Path) -> None
         assert await usage(db) == expected
         async with db.connect() as conn:
             for tenant in ("t1", "t2"):
-                assert await PlanLimits.storage_used(conn, tenant, NOW) == (
-                    await PlanLimits.storage_used_by_sum(conn, tenant, NOW)
+                assert await SqlArtifactStore().storage_used(conn, tenant, NOW) == (
+                    await SqlArtifactStore.storage_used_by_sum(conn, tenant, NOW)
                 )
     finally:
         await db.dispose()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.integration.api_support import Api, api  # noqa: F401 - the fixture
 
+from artifact_hub.adapters.index import IndexProjector
 from artifact_hub.schemas import ArtifactCreated
 from artifact_hub.service import new_artifact_id
 
@@ -34,7 +35,7 @@ async def test_pages_over_concurrent_writes_return_each_artifact_once_in_order(a
     ]
     async with api.hub.db.begin() as conn:
         for event in events:
-            await api.hub.service.projector.apply(conn, event)
+            await IndexProjector().apply(conn, event)
     before = [e.artifact_id for e in events]
     writing = True
 

@@ -36,6 +36,7 @@ from artifact_hub.core.settings import HubSettings
 from artifact_hub.facade import MANIFEST_CONTENT_TYPE, ArtifactFacade, RunContext
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas.artifacts import Artifact
+from artifact_hub.schemas.commands import Scope
 from artifact_hub.schemas.identity import Caller
 
 IDS = {
@@ -465,7 +466,7 @@ async def test_manifest_paths_cannot_leave_the_cache(env: Env) -> None:
             metrics={},
             pinned=False,
             session_id=None,
-            scope={},
+            scope=Scope(),
         )
         with pytest.raises(InvalidRequestError):
             await facade.as_local_dir(forged)

@@ -49,6 +49,7 @@ from artifact_hub.adapters.index.outbox import Outbox
 from artifact_hub.adapters.index.projector import event_digest
 from artifact_hub.adapters.index.queries import IndexReader
 from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
+from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
 from artifact_hub.adapters.storage.base import BlobNotFoundError, BlobStore
 from artifact_hub.consumers.ingest_verdicts import (
     _ARTIFACT_ID,
@@ -123,7 +124,7 @@ class IngestValidator:
         self.reader = IndexReader()
         # The rule book of the service layer's writes (service/rules.py): the same checks,
         # turned into dead-letter reasons here.
-        self.rules = WriteRules(reader=self.reader)
+        self.rules = WriteRules(self.reader, SqlArtifactStore())
         self._owns_blobs = owns_blobs
         self._configured_hub_secret = hub_secret
         self._hub_secret: str | None = None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from artifact_hub.ports.index import MAX_LIMIT, ArtifactFilter
 from artifact_hub.schemas.artifacts import Artifact
+from artifact_hub.schemas.commands import PushArtifact, Scope
 
 if TYPE_CHECKING:
     from artifact_hub.client import AsyncClient
@@ -43,10 +44,10 @@ class FacadeBackend(Protocol):
         metrics: dict[str, Any],
         pinned: bool,
         session_id: str | None,
-        scope: dict[str, str],
+        scope: Scope,
         expected_sha256: str | None = None,
     ) -> Artifact:
-        """Store content as a new artifact (``scope``: run/graph/node/tool/org/... fields).
+        """Store content as a new artifact, made where ``scope`` says (run, graph, node, ...).
 
         With ``expected_sha256`` the hub refuses content that does not hash to it
         (``ChecksumMismatchError``), and stores nothing.
@@ -132,13 +133,11 @@ class ServiceBackend:
         metrics: dict[str, Any],
         pinned: bool,
         session_id: str | None,
-        scope: dict[str, str],
+        scope: Scope,
         expected_sha256: str | None = None,
     ) -> Artifact:
         """See :meth:`FacadeBackend.push`."""
-        return await self.hub.service.push(
-            self.caller,
-            content,
+        command = PushArtifact(
             name=name,
             content_type=content_type,
             kind=kind,
@@ -148,16 +147,9 @@ class ServiceBackend:
             pinned=pinned,
             session_id=session_id,
             expected_sha256=expected_sha256,
-            run_id=scope.get("run_id"),
-            graph_id=scope.get("graph_id"),
-            node_id=scope.get("node_id"),
-            tool_name=scope.get("tool_name"),
-            tool_version=scope.get("tool_version"),
-            org_id=scope.get("org_id"),
-            user_id=scope.get("user_id"),
-            client_id=scope.get("client_id"),
-            app_id=scope.get("app_id"),
+            scope=scope,
         )
+        return await self.hub.service.push(self.caller, content, command)
 
     async def get(self, artifact_id: str) -> Artifact:
         """See :meth:`FacadeBackend.get`."""
@@ -266,10 +258,13 @@ class ClientBackend:
         metrics: dict[str, Any],
         pinned: bool,
         session_id: str | None,
-        scope: dict[str, str],
+        scope: Scope,
         expected_sha256: str | None = None,
     ) -> Artifact:
         """See :meth:`FacadeBackend.push`."""
+        # The SDK takes the scope's fields as keywords (all strings; typed loosely here so
+        # mypy does not match them against its other keywords).
+        scope_fields: dict[str, Any] = scope.fields()
         return await self.client.push(
             content,
             filename=name,
@@ -281,15 +276,7 @@ class ClientBackend:
             session_id=session_id,
             metrics=metrics or None,
             sha256=expected_sha256,
-            run_id=scope.get("run_id"),
-            graph_id=scope.get("graph_id"),
-            node_id=scope.get("node_id"),
-            tool_name=scope.get("tool_name"),
-            tool_version=scope.get("tool_version"),
-            org_id=scope.get("org_id"),
-            user_id=scope.get("user_id"),
-            client_id=scope.get("client_id"),
-            app_id=scope.get("app_id"),
+            **scope_fields,
         )
 
     async def get(self, artifact_id: str) -> Artifact:

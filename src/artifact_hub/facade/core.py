@@ -34,6 +34,7 @@ from artifact_hub.facade.manifest import (
 )
 from artifact_hub.facade.uris import S3Reader
 from artifact_hub.schemas.artifacts import Artifact
+from artifact_hub.schemas.commands import Scope
 
 if TYPE_CHECKING:
     from artifact_hub.facade.backends import FacadeBackend
@@ -80,21 +81,7 @@ class FacadeCore:
             all_labels["suggested_uri"] = suggested_uri
         # Scope labels last: a user label cannot move an artifact into another run's scope.
         all_labels.update(ctx.scope_labels())
-        scope = {
-            key: value
-            for key in (
-                "run_id",
-                "graph_id",
-                "node_id",
-                "tool_name",
-                "tool_version",
-                "org_id",
-                "user_id",
-                "client_id",
-                "app_id",
-            )
-            if (value := getattr(ctx, key))
-        }
+        scope = Scope.of(ctx, skip_empty=True)
         artifact = await self.backend.push(
             content,
             name=filename,
@@ -227,7 +214,7 @@ class FacadeCore:
                 metrics={},
                 pinned=pin,
                 session_id=None,
-                scope={},
+                scope=Scope(),
                 # A file changed since it was hashed must not go in under the old hash.
                 expected_sha256=item.sha256,
             )

@@ -24,8 +24,11 @@ from artifact_hub.adapters.bus.signing import SigningPublisher
 from artifact_hub.adapters.bus.topics import all_topics
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.outbox import Outbox
+from artifact_hub.adapters.index.queries import IndexReader
 from artifact_hub.adapters.index.search import SearchIndexer
 from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
+from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
+from artifact_hub.adapters.index.stores.events import SqlEventLog
 from artifact_hub.adapters.index.stores.idempotency import SqlIdempotencyKeys
 from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
@@ -139,7 +142,9 @@ class Hub:
         self.service = ArtifactService(
             self.db,
             self.blobs,
-            outbox=self.outbox,
+            reader=IndexReader(),
+            store=SqlArtifactStore(),
+            events=SqlEventLog(self.outbox),
             on_commit=self.relay.notify,
             after_commit=[self.indexer.on_event],
             default_ttl=settings.default_ttl,

@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, true
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import (
     FileTooLargeError,
     InvalidRequestError,
@@ -195,15 +191,13 @@ class PlanLimits:
         """Whether writes must be serialized per tenant (only to enforce a storage quota)."""
         return self.plan(caller).max_storage_bytes is not None
 
-    async def check_quota(
-        self, conn: AsyncConnection, caller: Caller, new_bytes: int, now: datetime
-    ) -> None:
+    def check_quota(self, caller: Caller, used_bytes: int, new_bytes: int) -> None:
         """Fail when ``new_bytes`` more would take the tenant past its storage quota.
 
-        Used storage is the sum of ``size_bytes`` over the versions of the tenant's live
-        artifacts: soft-deleted and expired ones do not count (they cannot be read; the
-        sweeper purges them), nor do soft-deleted versions. Identical content in two versions
-        counts twice, although the store keeps it once.
+        ``used_bytes`` is what the tenant stores now (``ArtifactStore.storage_used``: the
+        versions of its live artifacts; soft-deleted and expired ones do not count, nor do
+        soft-deleted versions; identical content in two versions counts twice, although the
+        store keeps it once).
 
         Raises:
             QuotaExceededError: The quota would be exceeded.
@@ -211,63 +205,10 @@ class PlanLimits:
         quota = self.plan(caller).max_storage_bytes
         if quota is None:
             return
-        used = await self.storage_used(conn, caller.tenant_id, now)
-        if used + new_bytes > quota:
+        if used_bytes + new_bytes > quota:
             raise QuotaExceededError(
-                f"storing {new_bytes} more bytes would use {used + new_bytes} of the "
+                f"storing {new_bytes} more bytes would use {used_bytes + new_bytes} of the "
                 f"{self.plan(caller).name} plan's {quota} bytes",
-                used_bytes=used,
+                used_bytes=used_bytes,
                 quota_bytes=quota,
             )
-
-    @staticmethod
-    async def storage_used(conn: AsyncConnection, tenant_id: str, now: datetime) -> int:
-        """Bytes of the tenant's live versions (see :meth:`check_quota`).
-
-        Read from the ``tenant_usage`` counter that the projection keeps (one primary-key
-        read), minus the versions of the artifacts that expired by ``now`` and that the
-        sweeper has not purged yet (an index range over ``(tenant_id, expires_at)``, usually
-        empty): the counter follows events, expiry follows the clock. Equal to
-        :meth:`storage_used_by_sum`.
-        """
-        counted = await conn.scalar(
-            select(t.tenant_usage.c.bytes).where(t.tenant_usage.c.tenant_id == tenant_id)
-        )
-        if not counted:
-            return 0
-        a, v = t.artifacts.c, t.artifact_versions.c
-        expired = await conn.scalar(
-            select(func.coalesce(func.sum(v.size_bytes), 0))
-            .select_from(t.artifacts.join(t.artifact_versions, a.artifact_id == v.artifact_id))
-            .where(
-                and_(
-                    a.tenant_id == tenant_id,
-                    a.expires_at <= now,
-                    a.pinned == false(),
-                    a.deleted_at.is_(None),
-                    a.purged_at.is_(None),
-                    v.deleted_at.is_(None),
-                )
-            )
-        )
-        return int(counted) - int(expired or 0)
-
-    @staticmethod
-    async def storage_used_by_sum(conn: AsyncConnection, tenant_id: str, now: datetime) -> int:
-        """:meth:`storage_used` by summing every live version (the reference; slow)."""
-        a, v = t.artifacts.c, t.artifact_versions.c
-        total = await conn.scalar(
-            select(func.coalesce(func.sum(v.size_bytes), 0))
-            .select_from(t.artifact_versions.join(t.artifacts, a.artifact_id == v.artifact_id))
-            .where(
-                and_(
-                    a.tenant_id == tenant_id,
-                    a.deleted_at.is_(None),
-                    a.purged_at.is_(None),
-                    v.deleted_at.is_(None),
-                    # Pinned artifacts do not expire (see docs/rest-api.md, Limits).
-                    or_(a.pinned == true(), a.expires_at.is_(None), a.expires_at > now),
-                )
-            )
-        )
-        return int(total or 0)

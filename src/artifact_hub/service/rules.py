@@ -16,18 +16,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.projector import lock_artifact
-from artifact_hub.adapters.index.queries import IndexReader
 from artifact_hub.core.errors import (
     ArtifactNotFoundError,
     InvalidRequestError,
     SessionSealedError,
     VersionNotFoundError,
 )
+from artifact_hub.ports.artifacts import ArtifactStore
+from artifact_hub.ports.index import IndexReads
+from artifact_hub.ports.transactions import Transaction
 from artifact_hub.schemas.fields import JsonObject, Labels
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.lineage import Lineage
@@ -43,13 +41,17 @@ class WriteRules:
     """The checks of a write, shared by the service layer and bus ingestion.
 
     Args:
+        reader: The index queries (sessions).
+        store: The write path's locks and questions (usage, readable lineage inputs).
         limits: The plans' limits.
-        reader: The index queries (sessions, visibility).
     """
 
-    def __init__(self, limits: PlanLimits | None = None, reader: IndexReader | None = None):
+    def __init__(
+        self, reader: IndexReads, store: ArtifactStore, limits: PlanLimits | None = None
+    ) -> None:
+        self.reader = reader
+        self.store = store
         self.limits = limits or PlanLimits()
-        self.reader = reader or IndexReader()
 
     @staticmethod
     def metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -75,7 +77,7 @@ class WriteRules:
         self.limits.check_size(caller, size, path_limit)
 
     async def quota(
-        self, conn: AsyncConnection, caller: Caller, new_bytes: int, now: datetime, *, lock: bool
+        self, conn: Transaction, caller: Caller, new_bytes: int, now: datetime, *, lock: bool
     ) -> None:
         """``new_bytes`` more fit the tenant's storage quota (else ``quota_exceeded``).
 
@@ -85,10 +87,11 @@ class WriteRules:
         if not self.limits.locks_tenant(caller):
             return
         if lock:
-            await lock_artifact(conn, f"tenant:{caller.tenant_id}")
-        await self.limits.check_quota(conn, caller, new_bytes, now)
+            await self.store.lock_tenant(conn, caller.tenant_id)
+        used = await self.store.storage_used(conn, caller.tenant_id, now)
+        self.limits.check_quota(caller, used, new_bytes)
 
-    async def session_open(self, conn: AsyncConnection, tenant_id: str, session_id: str) -> None:
+    async def session_open(self, conn: Transaction, tenant_id: str, session_id: str) -> None:
         """The session takes writes (else ``session_sealed``)."""
         session = await self.reader.session(conn, tenant_id, session_id)
         if session is not None and session.sealed:
@@ -97,7 +100,7 @@ class WriteRules:
             )
 
     async def lineage_readable(
-        self, conn: AsyncConnection, caller: Caller, lineage: Lineage | None
+        self, conn: Transaction, caller: Caller, lineage: Lineage | None
     ) -> None:
         """Every input of ``lineage`` is an artifact version the caller may read.
 
@@ -106,36 +109,25 @@ class WriteRules:
         """
         if lineage is None or not lineage.inputs:
             return
-        wanted = {i.artifact_id for i in lineage.inputs}
-        a = t.artifacts.c
-        readable = set(
-            await conn.scalars(
-                select(a.artifact_id).where(
-                    and_(a.artifact_id.in_(sorted(wanted)), self.reader.visible_to(caller))
-                )
-            )
+        readable = await self.store.readable_versions(
+            conn, caller, {i.artifact_id for i in lineage.inputs}
         )
-        v = t.artifact_versions.c
-        rows = await conn.execute(
-            select(v.artifact_id, v.version).where(v.artifact_id.in_(sorted(readable)))
-        )
-        versions = {(row.artifact_id, row.version) for row in rows}
         for item in lineage.inputs:
-            if item.artifact_id not in readable:
+            versions = readable.get(item.artifact_id)
+            if versions is None:
                 raise ArtifactNotFoundError(
                     f"lineage input {item.artifact_id} was not found.",
                     artifact_id=item.artifact_id,
                 )
-            if (item.artifact_id, item.version) not in versions:
+            if item.version not in versions:
                 raise VersionNotFoundError(
                     f"lineage input {item.artifact_id} has no version {item.version}.",
                     artifact_id=item.artifact_id,
                     version=item.version,
                 )
 
-    @staticmethod
     async def lineage_in_tenant(
-        conn: AsyncConnection, tenant_id: str, lineage: Lineage | None
+        self, conn: Transaction, tenant_id: str, lineage: Lineage | None
     ) -> str | None:
         """The first lineage input that is another tenant's artifact, or None.
 
@@ -145,9 +137,6 @@ class WriteRules:
         """
         if lineage is None or not lineage.inputs:
             return None
-        ids = sorted({i.artifact_id for i in lineage.inputs})
-        a = t.artifacts.c
-        foreign: str | None = await conn.scalar(
-            select(a.artifact_id).where(a.artifact_id.in_(ids), a.tenant_id != tenant_id).limit(1)
+        return await self.store.foreign_artifact(
+            conn, tenant_id, {i.artifact_id for i in lineage.inputs}
         )
-        return foreign

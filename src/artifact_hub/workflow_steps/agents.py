@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from artifact_hub.core.errors import FileTooLargeError, StepInputError
 from artifact_hub.ports.index import ArtifactFilter
 from artifact_hub.schemas.artifacts import Artifact, ArtifactVersion
+from artifact_hub.schemas.commands import AddVersion, PushArtifact
 from artifact_hub.schemas.lineage import MAX_LINEAGE_INPUTS, Lineage, LineageInput
 from artifact_hub.workflow_steps.registry import StepContext, default_registry
 
@@ -281,15 +282,13 @@ async def artifact_saver(input: dict[str, Any], ctx: StepContext) -> dict[str, A
         )
         existing = page.items[0] if page.items else None
     if existing is not None:
-        saved = await service.add_version(
-            caller,
-            existing.artifact_id,
-            content,
+        version = AddVersion(
             # A new version keeps the artifact's type unless the step names one.
             content_type=params.content_type,
             metadata=params.metadata,
             lineage=lineage,
         )
+        saved = await service.add_version(caller, existing.artifact_id, content, version)
         if params.labels is not None or params.tags:
             saved = await service.update(
                 caller,
@@ -298,9 +297,7 @@ async def artifact_saver(input: dict[str, Any], ctx: StepContext) -> dict[str, A
                 tags=params.tags or None,
             )
     else:
-        saved = await service.push(
-            caller,
-            content,
+        push = PushArtifact(
             name=params.name,
             session_id=session_id,
             content_type=content_type,
@@ -310,6 +307,7 @@ async def artifact_saver(input: dict[str, Any], ctx: StepContext) -> dict[str, A
             tags=params.tags,
             lineage=lineage,
         )
+        saved = await service.push(caller, content, push)
     return {"artifact_id": saved.artifact_id, "version": saved.version, "name": saved.name}
 
 

@@ -410,8 +410,8 @@ search_state = Table(
 )
 
 # Storage used per tenant, kept by the projection in the same transaction as each change
-# (``PlanLimits.check_quota`` reads it instead of summing every version): the bytes and the
-# number of the versions that are not deleted, of the tenant's artifacts that are neither
+# (``SqlArtifactStore.storage_used`` reads it instead of summing every version): the bytes and
+# the number of the versions that are not deleted, of the tenant's artifacts that are neither
 # deleted nor purged. Expiry is left out (it depends on the clock, not on events); the quota
 # check subtracts the few expired artifacts that the sweeper has not purged yet, found
 # through the ``(tenant_id, expires_at)`` index below.

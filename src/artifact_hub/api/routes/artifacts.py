@@ -17,32 +17,18 @@ from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.ports.index import DEFAULT_LIMIT, MAX_LIMIT, ArtifactFilter
 from artifact_hub.schemas.api import (
     ArtifactList,
-    CreateArtifact,
     ExtendTTL,
     ShareRequest,
     UpdateArtifact,
 )
 from artifact_hub.schemas.artifacts import Access, Artifact
+from artifact_hub.schemas.commands import TTL, PushArtifact, ShareArtifact
 from artifact_hub.schemas.fields import MAX_INT32, MAX_OFFSET
-from artifact_hub.service.artifacts import TTL
 
-__all__ = ["CONTENT_RESPONSES", "UPLOAD_DOC", "ListParams", "list_params", "router", "ttl_of"]
+__all__ = ["CONTENT_RESPONSES", "UPLOAD_DOC", "ListParams", "list_params", "router"]
 
 router = APIRouter(prefix="/v1", tags=["artifacts"])
 
-_SCOPE = (
-    "run_id",
-    "graph_id",
-    "node_id",
-    "tool_name",
-    "tool_version",
-    "org_id",
-    "user_id",
-    "client_id",
-    "app_id",
-    "uri",
-    "preview_uri",
-)
 UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -71,13 +57,6 @@ CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The answers of a content download (its type is the artifact's own)."""
 
 
-def ttl_of(body: CreateArtifact) -> TTL:
-    """The TTL a create body asks for (None: the hub's default)."""
-    if body.never_expires and body.ttl_seconds is not None:
-        raise InvalidRequestError("give ttl_seconds or never_expires, not both")
-    return "never" if body.never_expires else body.ttl_seconds
-
-
 @router.post(
     "/artifacts",
     status_code=201,
@@ -89,25 +68,14 @@ async def create_artifact(request: Request, hub: HubDep, caller: CallerDep) -> R
     """Upload an artifact: a multipart ``file`` part (500 MB) or JSON base64 (10 MB)."""
     incoming = await read_incoming(request, caller)
     body = incoming.body
-    scope = {name: getattr(body, name) for name in _SCOPE if getattr(body, name) is not None}
-    artifact = await hub.service.push(
-        caller,
-        incoming.content,
+    command = PushArtifact.from_body(
+        body,
         name=incoming.name,
-        session_id=body.session_id,
         content_type=incoming.content_type,
-        kind=body.kind,
-        metadata=body.metadata,
-        labels=body.labels,
-        tags=body.tags or (),
-        metrics=body.metrics,
-        pinned=body.pinned,
-        ttl=ttl_of(body),
         namespace=body.namespace or caller.namespace,
-        expected_sha256=body.sha256,
         max_size=incoming.max_size,
-        **scope,
     )
+    artifact = await hub.service.push(caller, incoming.content, command)
     return json_response(
         artifact, status_code=201, headers={"Location": f"/v1/artifacts/{artifact.id}"}
     )
@@ -294,14 +262,16 @@ async def download(
 @router.post("/artifacts/{artifact_id}/share", response_model=Access, responses=_WRITE)
 async def share(artifact_id: str, body: ShareRequest, hub: HubDep, caller: CallerDep) -> Response:
     """Give agents and groups read access (owner or admin only)."""
-    access = await hub.service.share(caller, artifact_id, agents=body.agents, groups=body.groups)
+    command = ShareArtifact(agents=body.agents, groups=body.groups)
+    access = await hub.service.share(caller, artifact_id, command)
     return json_response(access)
 
 
 @router.post("/artifacts/{artifact_id}/unshare", response_model=Access, responses=_WRITE)
 async def unshare(artifact_id: str, body: ShareRequest, hub: HubDep, caller: CallerDep) -> Response:
     """Take read access back from agents and groups (owner or admin only)."""
-    access = await hub.service.unshare(caller, artifact_id, agents=body.agents, groups=body.groups)
+    command = ShareArtifact(agents=body.agents, groups=body.groups)
+    access = await hub.service.unshare(caller, artifact_id, command)
     return json_response(access)
 
 

@@ -14,6 +14,7 @@ from artifact_hub.api.routes.common import content_response, json_response
 from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.api import VersionList
 from artifact_hub.schemas.artifacts import Artifact
+from artifact_hub.schemas.commands import AddVersion
 from artifact_hub.schemas.fields import MAX_INT32
 
 __all__ = ["router"]
@@ -47,15 +48,13 @@ async def add_version(
             f"{', '.join(sorted(extra))}"
         )
     body = incoming.body
-    artifact = await hub.service.add_version(
-        caller,
-        artifact_id,
-        incoming.content,
+    command = AddVersion(
         content_type=incoming.given_content_type,  # None: the artifact's type stays
         metadata=body.metadata,
         expected_sha256=body.sha256,
         max_size=incoming.max_size,
     )
+    artifact = await hub.service.add_version(caller, artifact_id, incoming.content, command)
     return json_response(artifact, status_code=201)
 
 

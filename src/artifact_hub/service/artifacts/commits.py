@@ -14,9 +14,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from artifact_hub.adapters.index.projector import lock_artifact
 from artifact_hub.adapters.storage.base import BlobInfo
 from artifact_hub.core.errors import (
     ArtifactDeletedError,
@@ -27,6 +24,7 @@ from artifact_hub.core.errors import (
     InvalidRequestError,
     PermissionDeniedError,
 )
+from artifact_hub.ports.transactions import Transaction
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.events import ArtifactUpdated, EventBase
 from artifact_hub.schemas.fields import MAX_TTL_SECONDS
@@ -45,10 +43,6 @@ from artifact_hub.service.artifacts.reads import ArtifactReads
 _WRITE_RETRIES = 8
 
 
-def _blob_lock(sha256: str) -> str:
-    return f"blob:{sha256}"
-
-
 class ArtifactCommits(ArtifactReads):
     """The reads plus the write path shared by every change."""
 
@@ -63,7 +57,7 @@ class ArtifactCommits(ArtifactReads):
             Whether the blob was removed.
         """
         async with self.db.begin() as conn:
-            await lock_artifact(conn, _blob_lock(sha256))
+            await self.store.lock_blob(conn, sha256)
             if await self.reader.blob_in_use(conn, sha256):
                 return False
             await self.blobs.delete(sha256)
@@ -86,7 +80,7 @@ class ArtifactCommits(ArtifactReads):
     ) -> Artifact:
         await self._writable(caller, artifact_id, allow_expired=allow_expired)
 
-        async def build(conn: AsyncConnection) -> EventBase:
+        async def build(conn: Transaction) -> EventBase:
             return ArtifactUpdated(
                 tenant_id=caller.tenant_id,
                 actor=caller.agent_id,
@@ -99,19 +93,19 @@ class ArtifactCommits(ArtifactReads):
         await self._commit(build)
         return await self.get(caller, artifact_id)
 
-    async def _next_seq(self, conn: AsyncConnection, artifact_id: str) -> int:
+    async def _next_seq(self, conn: Transaction, artifact_id: str) -> int:
         revision = await self.reader.revision(conn, artifact_id)
         if revision is None:
             raise ArtifactNotFoundError(artifact_id=artifact_id)
         return revision + 1
 
     async def _check_lineage(
-        self, conn: AsyncConnection, caller: Caller, lineage: Lineage | None
+        self, conn: Transaction, caller: Caller, lineage: Lineage | None
     ) -> None:
         await self.rules.lineage_readable(conn, caller, lineage)
 
     async def _check_session_open(
-        self, tenant_id: str, session_id: str, conn: AsyncConnection | None = None
+        self, tenant_id: str, session_id: str, conn: Transaction | None = None
     ) -> None:
         if conn is not None:
             await self.rules.session_open(conn, tenant_id, session_id)
@@ -120,19 +114,18 @@ class ArtifactCommits(ArtifactReads):
             await self.rules.session_open(read, tenant_id, session_id)
 
     async def _commit(
-        self, build: Callable[[AsyncConnection], Awaitable[EventBase | None]]
+        self, build: Callable[[Transaction], Awaitable[EventBase | None]]
     ) -> EventBase | None:
         """Build the event and apply + append it in one transaction, retrying lost races.
 
         ``build`` may return None when there is nothing to do; then nothing is written.
         """
 
-        async def work(conn: AsyncConnection) -> EventBase | None:
+        async def work(conn: Transaction) -> EventBase | None:
             with _invalid_request():  # an event made of the caller's values that fails
                 event = await build(conn)
             if event is not None:
-                await self.projector.apply(conn, event, fresh=True)
-                await self.outbox.append(conn, event)
+                await self.events.record(conn, event)
             return event
 
         for attempt in range(_WRITE_RETRIES):
@@ -175,13 +168,13 @@ class ArtifactCommits(ArtifactReads):
         return limit
 
     async def _check_stored(
-        self, conn: AsyncConnection, caller: Caller, blob: BlobInfo, now: datetime
+        self, conn: Transaction, caller: Caller, blob: BlobInfo, now: datetime
     ) -> None:
         """Inside the write transaction: the quota still holds and the blob is still there."""
         await self.rules.quota(conn, caller, blob.size, now, lock=True)
         if not blob.created:
             # The bytes were already stored: the sweeper may have collected them since.
-            await lock_artifact(conn, _blob_lock(blob.sha256))
+            await self.store.lock_blob(conn, blob.sha256)
             if not await self.blobs.exists(blob.sha256):
                 raise ConflictError("the content was collected while uploading; push it again")
 
@@ -202,7 +195,7 @@ class ArtifactCommits(ArtifactReads):
         )
 
     async def _commit_blob(
-        self, build: Callable[[AsyncConnection], Awaitable[EventBase | None]], blob: BlobInfo
+        self, build: Callable[[Transaction], Awaitable[EventBase | None]], blob: BlobInfo
     ) -> None:
         """Commit a write that stored ``blob``; remove the blob when the write fails."""
         try:

@@ -9,12 +9,14 @@ import asyncio
 import os
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 from artifact_hub.adapters.storage.base import CHUNK_SIZE
 from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.schemas.commands import TTL
+
+__all__ = ["TTL", "Content", "StagedUpload", "iter_content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +47,6 @@ Content = (
 )
 """What can be pushed: bytes, a file path, a binary file object, an async byte stream, or a
 staged upload."""
-
-
-TTL = timedelta | int | float | Literal["never"] | None
-"""A time to live: a timedelta or seconds, ``"never"``, or None for the hub's default."""
 
 
 _SMALL = 1024 * 1024

@@ -5,16 +5,13 @@ from __future__ import annotations
 import builtins
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ConflictError,
     ServerError,
     VersionNotFoundError,
 )
+from artifact_hub.ports.transactions import Transaction
 from artifact_hub.schemas.artifacts import Artifact, Session
 from artifact_hub.schemas.events import (
     ArtifactDeleted,
@@ -54,7 +51,7 @@ class ArtifactLifecycle(ArtifactCommits):
         """
         await self._writable(caller, artifact_id)
 
-        async def build(conn: AsyncConnection) -> EventBase:
+        async def build(conn: Transaction) -> EventBase:
             seq = await self._next_seq(conn, artifact_id)  # locks the row first
             latest = await self.reader.get(conn, caller.tenant_id, artifact_id)
             if latest is None or latest.deleted_at is not None:
@@ -87,7 +84,7 @@ class ArtifactLifecycle(ArtifactCommits):
             )
         await self._version_row(artifact_id, version)
 
-        async def build(conn: AsyncConnection) -> EventBase:
+        async def build(conn: Transaction) -> EventBase:
             seq = await self._next_seq(conn, artifact_id)  # locks the row first
             row = await self.reader.version(conn, artifact_id, version)
             if row is None:
@@ -117,7 +114,7 @@ class ArtifactLifecycle(ArtifactCommits):
         if existing is not None and existing.sealed:
             return existing
 
-        async def build(conn: AsyncConnection) -> EventBase:
+        async def build(conn: Transaction) -> EventBase:
             return SessionSealed(
                 tenant_id=caller.tenant_id,
                 actor=caller.agent_id,
@@ -140,16 +137,9 @@ class ArtifactLifecycle(ArtifactCommits):
             already recorded as expired.
         """
 
-        async def build(conn: AsyncConnection) -> EventBase | None:
+        async def build(conn: Transaction) -> EventBase | None:
             seq = await self._next_seq(conn, artifact_id)  # locks the row first
-            a = t.artifacts.c
-            row = (
-                await conn.execute(
-                    select(a.expires_at, a.expired_at, a.deleted_at, a.pinned).where(
-                        and_(a.artifact_id == artifact_id, a.tenant_id == tenant_id)
-                    )
-                )
-            ).first()
+            row = await self.store.lifespan(conn, tenant_id, artifact_id)
             if (
                 row is None
                 or row.pinned
@@ -181,15 +171,10 @@ class ArtifactLifecycle(ArtifactCommits):
         """
         shas: list[str] = []
 
-        async def build(conn: AsyncConnection) -> EventBase | None:
+        async def build(conn: Transaction) -> EventBase | None:
             seq = await self._next_seq(conn, artifact_id)  # locks the row first
-            a = t.artifacts.c
-            purged = await conn.scalar(
-                select(a.purged_at).where(
-                    and_(a.artifact_id == artifact_id, a.tenant_id == tenant_id)
-                )
-            )
-            if purged is not None:
+            state = await self.store.lifespan(conn, tenant_id, artifact_id)
+            if state is not None and state.purged_at is not None:
                 return None
             shas[:] = sorted({row.sha256 for row in await self.reader.versions(conn, artifact_id)})
             return ArtifactDeleted(

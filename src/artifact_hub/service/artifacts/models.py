@@ -1,32 +1,29 @@
-"""The caller's values as validated models and the artifact a create event records."""
+"""The caller's values as commands and validated models; the artifact a create event records."""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.schemas.artifacts import Artifact, Principal
+from artifact_hub.schemas.commands import SCOPE_FIELDS
 from artifact_hub.schemas.events import ArtifactCreated
 
-_SCOPE_FIELDS = frozenset(
-    {
-        "run_id",
-        "graph_id",
-        "node_id",
-        "tool_name",
-        "tool_version",
-        "org_id",
-        "user_id",
-        "client_id",
-        "app_id",
-        "uri",
-        "preview_uri",
-    }
-)
+_C = TypeVar("_C")
+
+
+def _command(command: _C | None, fields: dict[str, Any], build: Callable[..., _C]) -> _C:
+    """The command a use case was given: as is, or built from its keyword fields."""
+    if command is None:
+        return build(**fields)
+    if fields:
+        raise TypeError(f"give a command or keyword fields, not both: {', '.join(sorted(fields))}")
+    return command
 
 
 def _created_artifact(event: ArtifactCreated) -> Artifact:
@@ -35,8 +32,7 @@ def _created_artifact(event: ArtifactCreated) -> Artifact:
         include={
             "artifact_id", "tenant_id", "namespace", "name", "agent_id", "session_id", "kind",
             "content_type", "sha256", "size_bytes", "metadata", "labels", "tags", "metrics",
-            "pinned", "uri", "preview_uri", "run_id", "graph_id", "node_id", "tool_name",
-            "tool_version", "org_id", "user_id", "client_id", "app_id", "expires_at",
+            "pinned", "expires_at", *SCOPE_FIELDS,
         }
     )  # fmt: skip
     return Artifact(**fields, version=1, created_at=event.occurred_at, updated_at=event.occurred_at)

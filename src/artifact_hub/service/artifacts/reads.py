@@ -14,10 +14,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from artifact_hub.adapters.index.database import Database
-from artifact_hub.adapters.index.outbox import Outbox
-from artifact_hub.adapters.index.projector import IndexProjector
-from artifact_hub.adapters.index.queries import ArtifactFilter, IndexReader, Page
 from artifact_hub.adapters.storage.base import (
     CHUNK_SIZE,
     BlobNotFoundError,
@@ -32,6 +28,10 @@ from artifact_hub.core.errors import (
     SessionNotFoundError,
     VersionNotFoundError,
 )
+from artifact_hub.ports.artifacts import ArtifactStore
+from artifact_hub.ports.events import EventLog
+from artifact_hub.ports.index import ArtifactFilter, IndexReads, Page
+from artifact_hub.ports.transactions import Transactions
 from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion, Session
 from artifact_hub.schemas.events import EventBase
 from artifact_hub.schemas.identity import Caller
@@ -53,12 +53,14 @@ def _expired(artifact: Artifact) -> bool:
 
 
 class ArtifactReads:
-    """The read use cases, and the parts every use case shares (index, blobs, outbox, rules).
+    """The read use cases, and the parts every use case shares (index, blobs, events, rules).
 
     Args:
-        db: The index database.
+        db: The index's units of work.
         blobs: The blob store.
-        outbox: The outbox (its topic prefix decides where events go).
+        reader: The index's reads.
+        store: The write path's locks and index questions (quota, lineage, lifespan).
+        events: Records each change: applied to the index and appended to the outbox.
         on_commit: Called after every committed change (the relay's ``notify``).
         after_commit: More callbacks, each given the committed event (search indexing); add to
             the list after construction too. They must not block: schedule work instead.
@@ -69,12 +71,12 @@ class ArtifactReads:
 
     def __init__(
         self,
-        db: Database,
+        db: Transactions,
         blobs: BlobStore,
         *,
-        outbox: Outbox | None = None,
-        projector: IndexProjector | None = None,
-        reader: IndexReader | None = None,
+        reader: IndexReads,
+        store: ArtifactStore,
+        events: EventLog,
         on_commit: Callable[[], None] | None = None,
         after_commit: Sequence[Callable[[EventBase], None]] = (),
         default_ttl: timedelta | None = timedelta(days=30),
@@ -83,15 +85,15 @@ class ArtifactReads:
     ) -> None:
         self.db = db
         self.blobs = blobs
-        self.outbox = outbox or Outbox()
-        self.projector = projector or IndexProjector()
-        self.reader = reader or IndexReader()
+        self.reader = reader
+        self.store = store
+        self.events = events
         self.on_commit = on_commit
         self.after_commit: builtins.list[Callable[[EventBase], None]] = list(after_commit)
         self.default_ttl = default_ttl
         self.source = source
         # The checks bus ingestion applies too (consumers/validation.py): one rule book.
-        self.rules = WriteRules(limits or PlanLimits(), self.reader)
+        self.rules = WriteRules(reader, store, limits or PlanLimits())
 
     @property
     def limits(self) -> PlanLimits:

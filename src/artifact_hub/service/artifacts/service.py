@@ -23,9 +23,11 @@ class ArtifactService(ArtifactWrites, ArtifactSharing, ArtifactLifecycle):
     """The hub's use cases, over a blob store, the index and the outbox.
 
     Args:
-        db: The index database.
+        db: The index's units of work.
         blobs: The blob store.
-        outbox: The outbox (its topic prefix decides where events go).
+        reader: The index's reads.
+        store: The write path's locks and index questions (quota, lineage, lifespan).
+        events: Records each change: applied to the index and appended to the outbox.
         on_commit: Called after every committed change (the relay's ``notify``).
         after_commit: More callbacks, each given the committed event (search indexing); add to
             the list after construction too. They must not block: schedule work instead.
