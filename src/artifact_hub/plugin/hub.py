@@ -25,6 +25,7 @@ from artifact_hub.adapters.bus.topics import all_topics
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.outbox import Outbox
 from artifact_hub.adapters.index.search import SearchIndexer
+from artifact_hub.adapters.index.stores.sweeper import SqlSweepStore
 from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.core.settings import HubSettings
@@ -145,7 +146,15 @@ class Hub:
         )
         self.accounts = AccountService(self.db, default_plan=settings.default_plan)
         self.idempotency = IdempotencyStore(self.db)
-        self.sweeper = Sweeper(self)
+        self.sweeper = Sweeper(
+            settings,
+            db=self.db,
+            store=SqlSweepStore(),
+            blobs=self.blobs,
+            artifacts=self.service,
+            idempotency=self.idempotency,
+            uploads=lambda: self.uploads,  # built on first use: it needs the signing secret
+        )
         self._started = False
 
     # Built on first use, not in __init__: a distributed hub without a signing secret must
@@ -173,6 +182,7 @@ class Hub:
     @cached_property
     def uploads(self) -> UploadService:
         """Presigned uploads (upload-url, PUT, complete)."""
+        from artifact_hub.adapters.index.stores.uploads import SqlUploadStore
         from artifact_hub.service.uploads import UploadService
 
         return UploadService(
@@ -180,6 +190,7 @@ class Hub:
             self.service,
             self.signer,
             self.settings.resolved_public_url,
+            store=SqlUploadStore(),
             url_ttl=timedelta(seconds=self.settings.upload_url_ttl_seconds),
             complete_grace=timedelta(seconds=self.settings.upload_complete_grace_seconds),
         )
