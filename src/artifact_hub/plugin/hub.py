@@ -30,6 +30,7 @@ from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
 from artifact_hub.adapters.index.stores.events import SqlEventLog
 from artifact_hub.adapters.index.stores.idempotency import SqlIdempotencyKeys
+from artifact_hub.adapters.index.stores.sweeper import SqlSweepStore
 from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.core.settings import HubSettings
@@ -154,7 +155,15 @@ class Hub:
             self.db, SqlAccountStore(), default_plan=settings.default_plan
         )
         self.idempotency = IdempotencyStore(self.db, SqlIdempotencyKeys())
-        self.sweeper = Sweeper(self)
+        self.sweeper = Sweeper(
+            settings,
+            db=self.db,
+            store=SqlSweepStore(),
+            blobs=self.blobs,
+            artifacts=self.service,
+            idempotency=self.idempotency,
+            uploads=lambda: self.uploads,  # built on first use: it needs the signing secret
+        )
         self._started = False
 
     # Built on first use, not in __init__: a distributed hub without a signing secret must
@@ -184,6 +193,7 @@ class Hub:
     @cached_property
     def uploads(self) -> UploadService:
         """Presigned uploads (upload-url, PUT, complete)."""
+        from artifact_hub.adapters.index.stores.uploads import SqlUploadStore
         from artifact_hub.service.uploads import UploadService
 
         return UploadService(
@@ -191,6 +201,7 @@ class Hub:
             self.service,
             self.signer,
             self.settings.resolved_public_url,
+            store=SqlUploadStore(),
             url_ttl=timedelta(seconds=self.settings.upload_url_ttl_seconds),
             complete_grace=timedelta(seconds=self.settings.upload_complete_grace_seconds),
         )

@@ -1,10 +1,11 @@
 """The sweeper: expiry, hard delete after retention, blob collection, old idempotency keys.
 
-``Sweeper(hub).run_once()`` does one pass; ``Hub.start`` runs passes every
-``sweep_interval_seconds`` when ``sweep_enabled``. Every change goes through the service's
-write path (one transaction: projection + outbox), so the events reach Kafka like any other.
-Several processes may sweep the same hub at once: each change re-checks its condition under
-the artifact's lock, so an artifact is expired or purged once.
+``Sweeper(settings, db=..., store=..., ...).run_once()`` does one pass; the hub builds one
+(``plugin/hub.py``) and runs passes every ``sweep_interval_seconds`` when ``sweep_enabled``.
+Every change goes through the service's write path (one transaction: projection + outbox),
+so the events reach Kafka like any other. Several processes may sweep the same hub at once:
+each change re-checks its condition under the artifact's lock, so an artifact is expired or
+purged once.
 
 Rules (docs/rest-api.md, Limits):
 
@@ -35,24 +36,29 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from sqlalchemy import and_, false, or_, select
-from sqlalchemy.sql.elements import ColumnElement
-
-from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.storage.base import StoredBlob, SweptBytes
 from artifact_hub.core.errors import ArtifactHubError
-
-if TYPE_CHECKING:
-    from artifact_hub.plugin.hub import Hub
+from artifact_hub.core.settings import HubSettings
+from artifact_hub.ports.blobs import BlobStore, StoredBlob, SweptBytes
+from artifact_hub.ports.sweeper import SweepStore
+from artifact_hub.ports.transactions import Transaction, Transactions
 
 __all__ = ["SweepReport", "Sweeper"]
 
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+
+
+class _DueQuery(Protocol):
+    """One of :class:`SweepStore`'s keyset-paginated lists of artifacts due."""
+
+    def __call__(
+        self, conn: Transaction, moment: datetime, /, *, after: str, limit: int
+    ) -> Awaitable[list[tuple[str, str]]]: ...
 
 
 @dataclasses.dataclass
@@ -75,15 +81,71 @@ class SweepReport:
     """The bytes of all the orphans above (spool files, staging, blobs)."""
 
 
+class ArtifactLifecycle(Protocol):
+    """What the sweeper asks of the artifact service (``ArtifactService`` does all three)."""
+
+    async def expire(self, tenant_id: str, artifact_id: str, *, now: datetime) -> bool:
+        """Record the artifact's expiry, once; whether it did."""
+        ...
+
+    async def purge(self, tenant_id: str, artifact_id: str, *, now: datetime) -> list[str]:
+        """Hard-delete the artifact; the blobs removed."""
+        ...
+
+    async def collect_blob(self, sha256: str) -> bool:
+        """Remove the blob if nothing points at it; whether it did."""
+        ...
+
+
+class KeyPurger(Protocol):
+    """The idempotency keys' store (``IdempotencyStore``)."""
+
+    async def purge(self, *, now: datetime | None = None) -> int:
+        """Drop keys past their lifetime; how many."""
+        ...
+
+
+class UploadSweep(Protocol):
+    """The presigned uploads' clean-up (``UploadService.sweep``)."""
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Forget uploads never completed in time; how many."""
+        ...
+
+
 class Sweeper:
     """Periodic clean-up of one hub.
 
     Args:
-        hub: The hub whose service, database and settings it uses.
+        settings: Retention, orphan grace and the intervals.
+        db: The index's transactions (the sweeper's queries run on its connections).
+        store: The sweeper's queries (artifacts due, blobs in use).
+        blobs: The blob store (spool, staging and orphan clean-up).
+        artifacts: Expires, purges and collects blobs through the service's write path.
+        idempotency: Drops old idempotency keys.
+        uploads: Returns the upload service; it may raise ``ArtifactHubError`` when the hub
+            cannot sign URLs (no signing secret), and then stale uploads wait for a hub that
+            can (the age-based staging clean-up still runs).
     """
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        db: Transactions,
+        store: SweepStore,
+        blobs: BlobStore,
+        artifacts: ArtifactLifecycle,
+        idempotency: KeyPurger,
+        uploads: Callable[[], UploadSweep],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.store = store
+        self.blobs = blobs
+        self.artifacts = artifacts
+        self.idempotency = idempotency
+        self._uploads = uploads
         self._task: asyncio.Task[None] | None = None
         self._last_orphan_scan: float | None = None
 
@@ -100,34 +162,17 @@ class Sweeper:
         """
         moment = now or datetime.now(UTC)
         report = SweepReport()
-        service = self.hub.service
-        a = t.artifacts.c
-
-        due_expiry = and_(
-            a.expires_at <= moment,
-            a.expired_at.is_(None),
-            a.deleted_at.is_(None),
-            a.purged_at.is_(None),
-            a.pinned == false(),
-        )
-        for tenant_id, artifact_id in await self._batches(due_expiry):
-            if await service.expire(tenant_id, artifact_id, now=moment):
+        for tenant_id, artifact_id in await self._batches(self.store.due_for_expiry, moment):
+            if await self.artifacts.expire(tenant_id, artifact_id, now=moment):
                 report.expired += 1
 
-        cutoff = moment - timedelta(days=self.hub.settings.retention_days)
-        due_purge = and_(
-            a.purged_at.is_(None),
-            or_(
-                a.deleted_at <= cutoff,
-                and_(a.deleted_at.is_(None), a.pinned == false(), a.expired_at <= cutoff),
-            ),
-        )
-        for tenant_id, artifact_id in await self._batches(due_purge):
-            removed = await service.purge(tenant_id, artifact_id, now=moment)
+        cutoff = moment - timedelta(days=self.settings.retention_days)
+        for tenant_id, artifact_id in await self._batches(self.store.due_for_purge, cutoff):
+            removed = await self.artifacts.purge(tenant_id, artifact_id, now=moment)
             report.purged += 1
             report.blobs_removed += len(removed)
 
-        report.idempotency_keys_dropped = await self.hub.idempotency.purge(now=moment)
+        report.idempotency_keys_dropped = await self.idempotency.purge(now=moment)
         await self._collect_leftovers(report, moment, orphans)
         if any(dataclasses.astuple(report)):
             log.info("sweep: %s", report)
@@ -137,24 +182,25 @@ class Sweeper:
         self, report: SweepReport, moment: datetime, orphans: bool | None
     ) -> None:
         """Spool files, stale uploads and (when due) orphans: what crashes leave."""
-        blobs = self.hub.blobs
+        blobs = self.blobs
         spool = await blobs.remove_stale_spool()
         report.spool_files_removed = spool.count
         report.orphan_bytes_removed += spool.bytes
+        uploads: UploadSweep | None
         try:
-            uploads = self.hub.uploads
+            uploads = self._uploads()
         except ArtifactHubError:
             uploads = None  # no signing secret here: the age-based pass below still runs
         if uploads is not None:
             report.uploads_removed = await uploads.sweep(moment)
-        interval = self.hub.settings.orphan_scan_interval_seconds
+        interval = self.settings.orphan_scan_interval_seconds
         if orphans is None:
             last = self._last_orphan_scan
             orphans = last is None or time.monotonic() - last >= interval
         if not orphans:
             return
         self._last_orphan_scan = time.monotonic()
-        cutoff = moment - timedelta(seconds=self.hub.settings.orphan_grace_seconds)
+        cutoff = moment - timedelta(seconds=self.settings.orphan_grace_seconds)
         staging = await blobs.remove_stale_staging(cutoff)
         report.staging_removed = staging.count
         report.orphan_bytes_removed += staging.bytes
@@ -165,16 +211,16 @@ class Sweeper:
     async def _collect_orphan_blobs(self, cutoff: datetime) -> SweptBytes:
         """Remove the blobs stored before ``cutoff`` that no version references."""
         swept = SweptBytes()
-        async with self.hub.db.connect() as conn:
-            indexed = await conn.scalar(select(t.artifacts.c.artifact_id).limit(1))
-        if indexed is None:
+        async with self.db.connect() as conn:
+            indexed = await self.store.has_artifacts(conn)
+        if not indexed:
             # An index with no artifact at all (not even a purged one's tombstone) next to a
             # store with blobs is an index being rebuilt or pointed at another hub's store:
             # every blob would look orphaned. Collect nothing rather than everything.
             log.warning("sweep: the index has no artifacts; orphan blobs are not collected")
             return swept
         try:
-            listing = self.hub.blobs.list_blobs()
+            listing = self.blobs.list_blobs()
         except NotImplementedError:
             return swept
         batch: list[StoredBlob] = []
@@ -189,39 +235,24 @@ class Sweeper:
         return swept
 
     async def _collect_batch(self, batch: list[StoredBlob], swept: SweptBytes) -> None:
-        v = t.artifact_versions.c
-        async with self.hub.db.connect() as conn:
-            used = set(
-                (
-                    await conn.execute(
-                        select(v.sha256).where(v.sha256.in_([b.sha256 for b in batch])).distinct()
-                    )
-                ).scalars()
-            )
+        async with self.db.connect() as conn:
+            used = await self.store.blobs_in_use(conn, [b.sha256 for b in batch])
         for blob in batch:
             # collect_blob checks again under the blob's lock (a write may reuse it now).
-            if blob.sha256 not in used and await self.hub.service.collect_blob(blob.sha256):
+            if blob.sha256 not in used and await self.artifacts.collect_blob(blob.sha256):
                 swept.add(blob.size)
 
-    async def _batches(self, condition: ColumnElement[bool]) -> list[tuple[str, str]]:
-        """Every (tenant, artifact) matching ``condition``, by artifact id, read in batches."""
-        a = t.artifacts.c
+    async def _batches(self, due: _DueQuery, moment: datetime) -> list[tuple[str, str]]:
+        """Every (tenant, artifact) ``due`` at ``moment``, by artifact id, read in batches."""
         found: list[tuple[str, str]] = []
         last = ""
         while True:
-            async with self.hub.db.connect() as conn:
-                rows = (
-                    await conn.execute(
-                        select(a.tenant_id, a.artifact_id)
-                        .where(and_(condition, a.artifact_id > last))
-                        .order_by(a.artifact_id)
-                        .limit(_BATCH)
-                    )
-                ).all()
-            found.extend((row.tenant_id, row.artifact_id) for row in rows)
+            async with self.db.connect() as conn:
+                rows = await due(conn, moment, after=last, limit=_BATCH)
+            found.extend(rows)
             if len(rows) < _BATCH:
                 return found
-            last = rows[-1].artifact_id
+            last = rows[-1][1]
 
     def start(self) -> None:
         """Run a pass every ``sweep_interval_seconds`` in the background.
@@ -241,7 +272,7 @@ class Sweeper:
                 await task
 
     async def _loop(self) -> None:
-        interval = self.hub.settings.sweep_interval_seconds
+        interval = self.settings.sweep_interval_seconds
         while True:
             await asyncio.sleep(interval)
             try:

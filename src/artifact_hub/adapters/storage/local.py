@@ -29,6 +29,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from artifact_hub.adapters.storage.base import (
+    check_sha256,
+    check_staged,
+    check_staging_name,
+    remove_stale_spool,
+    spool_to_temp_file,
+)
+from artifact_hub.ports.blobs import (
     CHUNK_SIZE,
     BlobInfo,
     BlobNotFoundError,
@@ -37,11 +44,6 @@ from artifact_hub.adapters.storage.base import (
     StagedBlob,
     StoredBlob,
     SweptBytes,
-    check_sha256,
-    check_staged,
-    check_staging_name,
-    remove_stale_spool,
-    spool_to_temp_file,
 )
 
 __all__ = ["LocalBlobStore"]

@@ -10,15 +10,17 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from types import MappingProxyType
 
 from artifact_hub.adapters.storage.base import (
+    check_sha256,
+    check_staged,
+    check_staging_name,
+)
+from artifact_hub.ports.blobs import (
     CHUNK_SIZE,
     BlobInfo,
     BlobNotFoundError,
     BlobStore,
     HashingReader,
     StagedBlob,
-    check_sha256,
-    check_staged,
-    check_staging_name,
 )
 
 __all__ = ["MemoryBlobStore"]

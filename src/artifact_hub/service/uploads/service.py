@@ -4,8 +4,9 @@ For files too large to pass through an API request comfortably (up to 5 GB). The
 for an upload, PUTs the raw bytes to the URL it got, and completes it. The bytes are written
 once and never read back by the hub:
 
-- on S3 they go straight to the bucket, to ``staging/<upload_id>``: one presigned PUT (signed
-  for the declared length, and for the declared sha256 when there is one), or, past
+- on S3 they go straight to the bucket, to ``staging/<upload_id>`` (the store implements
+  :class:`~artifact_hub.ports.blobs.DirectUploads`): one presigned PUT (signed for the
+  declared length, and for the declared sha256 when there is one), or, past
   ``multipart_threshold``, a multipart upload the hub starts, with one presigned URL per
   part. ``complete`` finishes the multipart upload and the store adopts the object with
   S3-side copies, its sha256 computed or verified by S3 (``S3BlobStore.adopt``);
@@ -28,11 +29,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import (
     ChecksumMismatchError,
     ConflictError,
@@ -44,6 +41,7 @@ from artifact_hub.core.errors import (
     SessionSealedError,
     UploadNotFoundError,
 )
+from artifact_hub.ports.uploads import UploadRecord
 from artifact_hub.schemas.api import Upload, UploadPart, UploadUrlRequest
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.identity import Caller
@@ -61,8 +59,9 @@ class UploadService(UploadStaging):
     """Presigned uploads over the artifact service.
 
     Args:
-        db: The index database (``uploads`` table).
-        artifacts: The artifact service; ``complete`` pushes through it.
+        db: The index's transactions.
+        artifacts: The artifact service; ``complete`` pushes through it, and its blob store
+            stages the bytes (directly from clients when it implements ``DirectUploads``).
         signer: Signs the hub's upload URLs (stores without presigned PUTs).
         public_url: The hub's base URL as clients see it.
         url_ttl: How long an upload URL works.
@@ -70,6 +69,7 @@ class UploadService(UploadStaging):
             upload that started just before the expiry may take a while to finish.
         multipart_threshold: On S3, uploads larger than this go in presigned parts.
         part_size: The parts' size (at least 5 MiB; raised so no upload needs over 10,000).
+        store: The pending uploads (the ``uploads`` table).
     """
 
     async def request_upload(self, caller: Caller, request: UploadUrlRequest) -> Upload:
@@ -109,7 +109,8 @@ class UploadService(UploadStaging):
                 staging_key = (
                     kept if len(kept) <= _STAGING_KEY_MAX else kept[: len(staging_key) + 1]
                 )
-                sizes = part_sizes(request.size_bytes, self._part_size(request.size_bytes))
+                part_size = self._part_size(self._s3, request.size_bytes)
+                sizes = part_sizes(request.size_bytes, part_size)
                 urls = await self._s3.presigned_part_urls(
                     upload_id, mpu_id, sizes, expires_in=self.url_ttl
                 )
@@ -120,39 +121,33 @@ class UploadService(UploadStaging):
                 ]
                 url, headers = urls[0], {}
             else:
-                presigned = await self._s3.presigned_put_url(
+                put = await self._s3.direct_put(
                     upload_id,
                     expires_in=self.url_ttl,
                     size=request.size_bytes,
                     sha256=request.sha256,
                 )
-                if presigned is None:  # pragma: no cover - S3BlobStore always presigns
-                    raise RuntimeError("the S3 store gave no presigned URL")
-                url = presigned
-                if request.sha256 is not None:
-                    from artifact_hub.adapters.storage.s3 import sha256_header
-
-                    headers["x-amz-checksum-sha256"] = sha256_header(request.sha256)
+                url = put.url
+                headers.update(put.headers)  # the checksum header, when signed for one
             expires_at = datetime.now(UTC) + self.url_ttl
         else:
             staging_key = f"staged/{upload_id}"
             signed = self.signer.sign("PUT", upload_path(upload_id), self.url_ttl)
             url, expires_at = signed.url(self.public_url), signed.expires_at
+        record = UploadRecord(
+            upload_id=upload_id,
+            tenant_id=caller.tenant_id,
+            agent_id=caller.agent_id,
+            request=request.model_dump(mode="json", exclude_none=True),
+            size_bytes=request.size_bytes,
+            sha256=request.sha256,
+            staging_key=staging_key,
+            created_at=datetime.now(UTC),
+            expires_at=expires_at,
+            artifact_id=artifact_id,
+        )
         async with self.db.begin() as conn:
-            await conn.execute(
-                insert(t.uploads).values(
-                    upload_id=upload_id,
-                    tenant_id=caller.tenant_id,
-                    agent_id=caller.agent_id,
-                    request=request.model_dump(mode="json", exclude_none=True),
-                    size_bytes=request.size_bytes,
-                    sha256=request.sha256,
-                    staging_key=staging_key,
-                    created_at=datetime.now(UTC),
-                    expires_at=expires_at,
-                    artifact_id=artifact_id,
-                )
-            )
+            await self.store.add(conn, record)
         return Upload(
             id=upload_id,
             url=url,
@@ -186,14 +181,12 @@ class UploadService(UploadStaging):
         """
         self.signer.verify("PUT", upload_path(upload_id), exp, sig)
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(select(t.uploads).where(t.uploads.c.upload_id == upload_id))
-            ).first()
+            row = await self.store.get(conn, upload_id)
         if row is None:
             raise UploadNotFoundError(f"Upload {upload_id} was not found.", upload_id=upload_id)
         if row.completed_at is not None:
             raise ConflictError(f"Upload {upload_id} is already complete.", upload_id=upload_id)
-        limit = int(row.size_bytes)
+        limit = row.size_bytes
         if content_length is not None and content_length > limit:
             raise FileTooLargeError(f"this upload was declared as {limit} bytes", max_bytes=limit)
         # Hashed while it streams into the store's own folder; complete only links it.
@@ -218,7 +211,7 @@ class UploadService(UploadStaging):
         if datetime.now(UTC) > row.expires_at + self.complete_grace:
             await self._discard(upload_id)
             raise LinkExpiredError(f"Upload {upload_id} has expired.", upload_id=upload_id)
-        declared = int(row.size_bytes)
+        declared = row.size_bytes
         for mpu_id in await self._mpu_ids(upload_id, row.staging_key):
             assert self._s3 is not None  # only S3 uploads have one
             try:
@@ -268,11 +261,7 @@ class UploadService(UploadStaging):
             # already pushed it. Mark it complete all the same (that one may have crashed).
             pass
         async with self.db.begin() as conn:
-            await conn.execute(
-                update(t.uploads)
-                .where(t.uploads.c.upload_id == upload_id)
-                .values(completed_at=datetime.now(UTC))
-            )
+            await self.store.mark_completed(conn, upload_id, datetime.now(UTC))
         await self._discard(upload_id, row.staging_key)
         return await self.artifacts.get(caller, row.artifact_id)
 
@@ -284,35 +273,16 @@ class UploadService(UploadStaging):
         """
         cutoff = (now or datetime.now(UTC)) - self.complete_grace
         async with self.db.connect() as conn:
-            stale = (
-                await conn.execute(
-                    select(t.uploads.c.upload_id, t.uploads.c.staging_key).where(
-                        and_(t.uploads.c.completed_at.is_(None), t.uploads.c.expires_at < cutoff)
-                    )
-                )
-            ).all()
+            stale = await self.store.stale(conn, cutoff)
         for upload_id, staging_key in stale:
             await self._discard(upload_id, staging_key)
             async with self.db.begin() as conn:
-                await conn.execute(
-                    delete(t.uploads).where(
-                        and_(t.uploads.c.upload_id == upload_id, t.uploads.c.completed_at.is_(None))
-                    )
-                )
+                await self.store.forget_pending(conn, upload_id)
         return len(stale)
 
-    async def _row(self, caller: Caller, upload_id: str) -> Any:
+    async def _row(self, caller: Caller, upload_id: str) -> UploadRecord:
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(t.uploads).where(
-                        and_(
-                            t.uploads.c.upload_id == upload_id,
-                            t.uploads.c.tenant_id == caller.tenant_id,
-                        )
-                    )
-                )
-            ).first()
+            row = await self.store.get(conn, upload_id, tenant_id=caller.tenant_id)
         # Another agent's pending upload is not the caller's to finish: it does not exist.
         if row is None or (not caller.admin and row.agent_id != caller.agent_id):
             raise UploadNotFoundError(f"Upload {upload_id} was not found.", upload_id=upload_id)

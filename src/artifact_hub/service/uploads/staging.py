@@ -6,16 +6,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from artifact_hub.adapters.index.database import Database
-from artifact_hub.adapters.storage.base import BlobStore
+from artifact_hub.ports.blobs import BlobStore, DirectUploads
+from artifact_hub.ports.transactions import Transactions
+from artifact_hub.ports.uploads import UploadStore
 from artifact_hub.service.artifacts import ArtifactService
 from artifact_hub.service.signing import UrlSigner
 from artifact_hub.service.uploads.sizes import MULTIPART_THRESHOLD, PART_SIZE
-
-if TYPE_CHECKING:
-    from artifact_hub.adapters.storage.s3 import S3BlobStore
 
 _MPU_SEPARATOR = "#"
 """``uploads.staging_key`` of a multipart upload: ``staging/<upload_id>#<S3 upload id>``."""
@@ -28,19 +25,18 @@ def _mpu_id(staging_key: str | None) -> str | None:
     return staging_key.split(_MPU_SEPARATOR, 1)[1]
 
 
-def _s3_store(artifacts: ArtifactService) -> S3BlobStore | None:
-    # Imported here so that hubs without S3 never load boto3.
-    from artifact_hub.adapters.storage.s3 import S3BlobStore
-
-    return artifacts.blobs if isinstance(artifacts.blobs, S3BlobStore) else None
+def _direct_uploads(blobs: BlobStore) -> DirectUploads | None:
+    """The store's direct uploads (S3's presigned PUTs and parts), if it takes any."""
+    return blobs if isinstance(blobs, DirectUploads) else None
 
 
 class UploadStaging:
     """The staged bytes of presigned uploads, and the upload service's parts.
 
     Args:
-        db: The index database (``uploads`` table).
-        artifacts: The artifact service; ``complete`` pushes through it.
+        db: The index's transactions.
+        artifacts: The artifact service; ``complete`` pushes through it, and its blob store
+            stages the bytes (directly from clients when it implements ``DirectUploads``).
         signer: Signs the hub's upload URLs (stores without presigned PUTs).
         public_url: The hub's base URL as clients see it.
         url_ttl: How long an upload URL works.
@@ -48,21 +44,24 @@ class UploadStaging:
             upload that started just before the expiry may take a while to finish.
         multipart_threshold: On S3, uploads larger than this go in presigned parts.
         part_size: The parts' size (at least 5 MiB; raised so no upload needs over 10,000).
+        store: The pending uploads (the ``uploads`` table).
     """
 
     def __init__(
         self,
-        db: Database,
+        db: Transactions,
         artifacts: ArtifactService,
         signer: UrlSigner,
         public_url: str,
         *,
+        store: UploadStore,
         url_ttl: timedelta = timedelta(hours=1),
         complete_grace: timedelta = timedelta(hours=1),
         multipart_threshold: int = MULTIPART_THRESHOLD,
         part_size: int = PART_SIZE,
     ) -> None:
         self.db = db
+        self.store = store
         self.artifacts = artifacts
         self.signer = signer
         self.public_url = public_url.rstrip("/")
@@ -70,18 +69,16 @@ class UploadStaging:
         self.complete_grace = complete_grace
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
-        self._s3 = _s3_store(artifacts)
+        self._s3 = _direct_uploads(artifacts.blobs)
 
     @property
     def blobs(self) -> BlobStore:
         """The artifact service's blob store, where uploads are staged."""
         return self.artifacts.blobs
 
-    def _part_size(self, size: int) -> int:
-        from artifact_hub.adapters.storage.s3 import MAX_PARTS, MIN_PART_SIZE
-
-        part = max(self.part_size, MIN_PART_SIZE)
-        while -(-size // part) > MAX_PARTS:
+    def _part_size(self, direct: DirectUploads, size: int) -> int:
+        part = max(self.part_size, direct.min_part_size)
+        while -(-size // part) > direct.max_parts:
             part *= 2
         return part
 
