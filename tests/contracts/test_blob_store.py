@@ -22,15 +22,9 @@ import httpx
 import pytest
 
 import artifact_hub
-from artifact_hub.adapters.storage import (
-    BlobInfo,
-    BlobNotFoundError,
-    BlobStore,
-    LocalBlobStore,
-    MemoryBlobStore,
-    S3BlobStore,
-)
+from artifact_hub.adapters.storage import LocalBlobStore, MemoryBlobStore, S3BlobStore
 from artifact_hub.core.errors import ChecksumMismatchError, FileTooLargeError
+from artifact_hub.ports.blobs import BlobInfo, BlobNotFoundError, BlobStore
 
 MiB = 1024 * 1024
 SRC_DIR = Path(artifact_hub.__file__).resolve().parent.parent

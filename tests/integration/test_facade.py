@@ -24,7 +24,6 @@ import httpx
 import pytest
 from tests.integration.conftest import STACKS
 
-from artifact_hub.adapters.storage.base import BlobInfo
 from artifact_hub.api import create_app
 from artifact_hub.client import AsyncClient
 from artifact_hub.core.errors import (
@@ -35,6 +34,7 @@ from artifact_hub.core.errors import (
 from artifact_hub.core.settings import HubSettings
 from artifact_hub.facade import MANIFEST_CONTENT_TYPE, ArtifactFacade, RunContext
 from artifact_hub.plugin import Hub
+from artifact_hub.ports.blobs import BlobInfo
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.commands import Scope
 from artifact_hub.schemas.identity import Caller

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from artifact_hub.adapters.storage.base import HashingReader, remove_stale_spool, spool_to_temp_file
+from artifact_hub.adapters.storage.base import remove_stale_spool, spool_to_temp_file
 from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
+from artifact_hub.ports.blobs import HashingReader
 from artifact_hub.schemas import Caller
 
 ME = Caller(tenant_id="t1", agent_id="a")

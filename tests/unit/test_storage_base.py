@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from artifact_hub.adapters.storage.base import (
-    CHUNK_SIZE,
-    HashingReader,
-    check_sha256,
-    spool_to_temp_file,
-)
+from artifact_hub.adapters.storage.base import check_sha256, spool_to_temp_file
 from artifact_hub.core.errors import ChecksumMismatchError, FileTooLargeError
+from artifact_hub.ports.blobs import CHUNK_SIZE, HashingReader
 
 GOOD = hashlib.sha256(b"x").hexdigest()
 

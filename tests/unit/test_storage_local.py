@@ -122,8 +122,8 @@ async def test_stage_then_adopt_links_the_same_inode(tmp_path: Path) -> None:
 
 
 async def test_adopt_checks_size_and_hash(tmp_path: Path) -> None:
-    from artifact_hub.adapters.storage import BlobNotFoundError
     from artifact_hub.core.errors import ChecksumMismatchError
+    from artifact_hub.ports.blobs import BlobNotFoundError
 
     store = LocalBlobStore(tmp_path)
     with pytest.raises(BlobNotFoundError):

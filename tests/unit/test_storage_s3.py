@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
-from artifact_hub.adapters.storage import BlobNotFoundError, S3BlobStore
+from artifact_hub.adapters.storage import S3BlobStore
 from artifact_hub.core.errors import ChecksumMismatchError
+from artifact_hub.ports.blobs import BlobNotFoundError
 
 SHA = hashlib.sha256(b"blob").hexdigest()
 ENDPOINT = "http://s3.example.test:9000"

@@ -14,11 +14,11 @@ from datetime import timedelta
 
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.search import SearchIndexer
-from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.consumers.app import build_consumer_app
 from artifact_hub.consumers.projection import IndexConsumer
 from artifact_hub.consumers.validation import IngestValidator
 from artifact_hub.core.settings import HubSettings
+from artifact_hub.ports.blobs import BlobStore
 from artifact_hub.schemas.events import HubEvent
 from artifact_hub.service.embedders import build_embedder
 

@@ -50,7 +50,6 @@ from artifact_hub.adapters.index.projector import event_digest
 from artifact_hub.adapters.index.queries import IndexReader
 from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
-from artifact_hub.adapters.storage.base import BlobNotFoundError, BlobStore
 from artifact_hub.consumers.ingest_verdicts import (
     _ARTIFACT_ID,
     _REASONS,
@@ -67,6 +66,7 @@ from artifact_hub.core.errors import (
     InvalidRequestError,
 )
 from artifact_hub.core.settings import HubSettings
+from artifact_hub.ports.blobs import BlobNotFoundError, BlobStore
 from artifact_hub.schemas.cloudevents import KafkaRecord, decode
 from artifact_hub.schemas.events import (
     ArtifactCreated,

@@ -31,9 +31,9 @@ from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
 from artifact_hub.adapters.index.stores.events import SqlEventLog
 from artifact_hub.adapters.index.stores.idempotency import SqlIdempotencyKeys
 from artifact_hub.adapters.index.stores.sweeper import SqlSweepStore
-from artifact_hub.adapters.storage.base import BlobStore
 from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.core.settings import HubSettings
+from artifact_hub.ports.blobs import BlobStore
 from artifact_hub.service.accounts import AccountService
 from artifact_hub.service.artifacts import ArtifactService
 from artifact_hub.service.embedders import build_embedder

@@ -40,7 +40,7 @@ from sqlalchemy import and_, or_, select
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.pgvector import PgVector, PgVectorMode
-from artifact_hub.adapters.storage.base import BlobStore
+from artifact_hub.ports.blobs import BlobStore
 from artifact_hub.schemas.events import ArtifactEvent, EventBase
 
 if TYPE_CHECKING:  # the service layer builds embedders; the index only calls them

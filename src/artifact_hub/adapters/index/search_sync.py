@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.pgvector import PgVector
-from artifact_hub.adapters.storage.base import BlobNotFoundError, BlobStore
 from artifact_hub.core.errors import ArtifactHubError
+from artifact_hub.ports.blobs import BlobNotFoundError, BlobStore
 
 if TYPE_CHECKING:  # the service layer builds embedders; the index only calls them
     from artifact_hub.service.embedders import Embedder

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from artifact_hub.adapters.storage.base import BlobInfo
 from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ArtifactNotFoundError,
@@ -24,6 +23,7 @@ from artifact_hub.core.errors import (
     InvalidRequestError,
     PermissionDeniedError,
 )
+from artifact_hub.ports.blobs import BlobInfo
 from artifact_hub.ports.transactions import Transaction
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.events import ArtifactUpdated, EventBase

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from artifact_hub.adapters.storage.base import CHUNK_SIZE
 from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.ports.blobs import CHUNK_SIZE
 from artifact_hub.schemas.commands import TTL
 
 __all__ = ["TTL", "Content", "StagedUpload", "iter_content"]

@@ -14,12 +14,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from artifact_hub.adapters.storage.base import (
-    CHUNK_SIZE,
-    BlobNotFoundError,
-    BlobStore,
-    HashingReader,
-)
 from artifact_hub.core.errors import (
     ArtifactDeletedError,
     ArtifactExpiredError,
@@ -29,6 +23,7 @@ from artifact_hub.core.errors import (
     VersionNotFoundError,
 )
 from artifact_hub.ports.artifacts import ArtifactStore
+from artifact_hub.ports.blobs import CHUNK_SIZE, BlobNotFoundError, BlobStore, HashingReader
 from artifact_hub.ports.events import EventLog
 from artifact_hub.ports.index import ArtifactFilter, IndexReads, Page
 from artifact_hub.ports.transactions import Transactions
