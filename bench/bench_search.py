@@ -66,6 +66,7 @@ from artifact_hub.adapters.index import Database
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.projector import label_value
 from artifact_hub.adapters.index.search import SearchIndexer, document_body, fts_table
+from artifact_hub.adapters.index.stores.search_backend import SqlSearchBackend
 from artifact_hub.adapters.storage.memory import MemoryBlobStore
 from artifact_hub.schemas import Caller
 from artifact_hub.schemas.search import SearchRequest
@@ -277,7 +278,8 @@ async def measure(
     queries: int,
     semantic_queries: int,
 ) -> list[Latency]:
-    service = SearchService(db, SearchIndexer(db, MemoryBlobStore(), embedder), embedder)
+    indexer = SearchIndexer(db, MemoryBlobStore(), embedder)
+    service = SearchService(db, SqlSearchBackend(indexer.pgvector), indexer, embedder)
     rng = random.Random(7)
     # The same queries run on each backend: without this, the second would find every
     # query's embedding cached and time numpy alone.
@@ -399,8 +401,9 @@ async def measure_pgvector(
         f"postgres: pgvector {indexer.pgvector.version}: column backfilled and HNSW index "
         f"built (m=16, ef_construction=64) in {time.perf_counter() - started:.1f} s"
     )
-    service = SearchService(db, indexer, embedder)
-    exact = SearchService(db, indexer, embedder, use_pgvector=False)
+    backend = SqlSearchBackend(indexer.pgvector)
+    service = SearchService(db, backend, indexer, embedder)
+    exact = SearchService(db, backend, indexer, embedder, use_pgvector=False)
     rng = random.Random(11)
     common = frozenset(corpus.vocab[:COMMON_WORDS])
     results: list[Latency] = []

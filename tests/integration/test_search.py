@@ -27,6 +27,7 @@ from tests.integration.search_corpus import (
 )
 
 from artifact_hub import AsyncClient
+from artifact_hub.adapters.index.stores.search_backend import SqlSearchBackend
 from artifact_hub.api import create_app
 from artifact_hub.core.errors import InvalidRequestError, SearchUnavailableError
 from artifact_hub.core.settings import HubSettings
@@ -347,9 +348,10 @@ async def test_semantic_walk_over_cached_vectors_equals_the_filtered_scan(
     hub = corpus.hub
     embedder = hub.indexer.embedder
     # Both in numpy: the walk over the cached matrix, and the scan of the filtered rows.
-    walker = SearchService(hub.db, hub.indexer, embedder, use_pgvector=False)
+    backend = SqlSearchBackend(hub.indexer.pgvector)
+    walker = SearchService(hub.db, backend, hub.indexer, embedder, use_pgvector=False)
     uncached = SearchService(
-        hub.db, hub.indexer, embedder, vector_cache_bytes=0, use_pgvector=False
+        hub.db, backend, hub.indexer, embedder, vector_cache_bytes=0, use_pgvector=False
     )
     admin = Caller(tenant_id=TENANT, admin=True)
     for caller, fields in (

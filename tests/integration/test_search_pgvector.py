@@ -20,6 +20,7 @@ from sqlalchemy import event, text
 from tests.integration.conftest import stop_within
 from tests.services import PostgresServer, run_async
 
+from artifact_hub.adapters.index.stores.search_backend import SqlSearchBackend
 from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
@@ -148,7 +149,12 @@ async def _sql(hub: Hub, statement: str) -> Any:
 def _numpy(hub: Hub) -> SearchService:
     """The exact path: no pgvector, no cache (reads the float32 bytes every time)."""
     return SearchService(
-        hub.db, hub.indexer, hub.indexer.embedder, vector_cache_bytes=0, use_pgvector=False
+        hub.db,
+        SqlSearchBackend(hub.indexer.pgvector),
+        hub.indexer,
+        hub.indexer.embedder,
+        vector_cache_bytes=0,
+        use_pgvector=False,
     )
 
 

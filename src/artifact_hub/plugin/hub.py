@@ -209,10 +209,12 @@ class Hub:
     @cached_property
     def search(self) -> SearchService:
         """Structured, lexical, semantic and hybrid search, and ``best`` by a metric."""
+        from artifact_hub.adapters.index.stores.search_backend import SqlSearchBackend
         from artifact_hub.service.search import SearchService
 
         return SearchService(
             self.db,
+            SqlSearchBackend(self.indexer.pgvector),
             self.indexer,
             self.indexer.embedder,
             vector_cache_bytes=self.settings.search_vector_cache_bytes,

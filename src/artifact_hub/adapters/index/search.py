@@ -40,14 +40,11 @@ from sqlalchemy import and_, or_, select
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.pgvector import PgVector, PgVectorMode
-from artifact_hub.ports.blobs import BlobStore
-from artifact_hub.schemas.events import ArtifactEvent, EventBase
-
-if TYPE_CHECKING:  # the service layer builds embedders; the index only calls them
-    from artifact_hub.service.embedders import Embedder
-
 from artifact_hub.adapters.index.search_documents import document_body, fts_table, is_text_like
 from artifact_hub.adapters.index.search_sync import SearchSync, bump_search_state
+from artifact_hub.ports.blobs import BlobStore
+from artifact_hub.ports.search import Embedder, SearchIndex
+from artifact_hub.schemas.events import ArtifactEvent, EventBase
 
 __all__ = ["SearchIndexer", "bump_search_state", "document_body", "fts_table", "is_text_like"]
 
@@ -346,3 +343,7 @@ async def _wait(task: asyncio.Task[None]) -> None:
         # No asyncio primitive crosses event loops; the task's done() flag can be read safely.
         while not task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.005)
+
+
+if TYPE_CHECKING:
+    _port: type[SearchIndex] = SearchIndexer

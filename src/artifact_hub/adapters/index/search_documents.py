@@ -10,13 +10,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import column, table
-
-if TYPE_CHECKING:  # the service layer builds embedders; the index only calls them
-    pass
-
 
 fts_table = table("search_fts", column("rowid"), column("body"), column("artifact_id"))
 """The SQLite FTS5 table (created by migration 0005, not part of ``tables.metadata``)."""

@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, delete, insert, select
@@ -22,18 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.pgvector import PgVector
-from artifact_hub.core.errors import ArtifactHubError
-from artifact_hub.ports.blobs import BlobNotFoundError, BlobStore
-
-if TYPE_CHECKING:  # the service layer builds embedders; the index only calls them
-    from artifact_hub.service.embedders import Embedder
-
 from artifact_hub.adapters.index.search_documents import (
     _Document,
     document_body,
     fts_table,
     is_text_like,
 )
+from artifact_hub.core.errors import ArtifactHubError
+from artifact_hub.ports.blobs import BlobNotFoundError, BlobStore
+from artifact_hub.ports.search import Embedder
 
 log = logging.getLogger("artifact_hub.adapters.index.search")
 

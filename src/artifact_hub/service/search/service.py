@@ -17,11 +17,15 @@
 * **hybrid**: reciprocal rank fusion of the lexical and semantic rankings (``k = 60``).
 
 Every query runs the caller's visibility conditions (tenant, ownership or shares, not deleted,
-not expired) from :meth:`IndexReader.conditions`, exactly as ``ArtifactService.list`` does.
+not expired), exactly as ``ArtifactService.list`` does: the request becomes a
+:class:`~artifact_hub.ports.search.SearchScope` and the backend turns that into its own
+conditions (SQL: ``IndexReader.conditions``).
 
-Where each part lives: ranking in :mod:`.ranking`, filters in :mod:`.filters`, the modes in
-:mod:`.structured`, :mod:`.fts5`, :mod:`.tsvector`, :mod:`.semantic` (in-memory vectors in
-:mod:`.vectors`) and :mod:`.semantic_pgvector`.
+Where each part lives: ranking in :mod:`.ranking`, filters (as values) in :mod:`.filters`, the
+modes in :mod:`.structured`, :mod:`.lexical`, :mod:`.semantic` (in-memory vectors in
+:mod:`.vectors`). Every query is the backend's (:class:`~artifact_hub.ports.search.SearchBackend`;
+the SQL one, FTS5, ``tsvector`` and pgvector included, is in
+``artifact_hub.adapters.index.stores.search_*``).
 """
 
 from __future__ import annotations
@@ -31,33 +35,30 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement
-
 from artifact_hub.core.errors import SearchUnavailableError
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.schemas.search import SearchHit, SearchRequest
 from artifact_hub.service.search.filters import SearchFilters
-from artifact_hub.service.search.fts5 import Fts5Search
+from artifact_hub.service.search.lexical import LexicalSearch
 from artifact_hub.service.search.ranking import reciprocal_rank_fusion
 from artifact_hub.service.search.semantic import SemanticSearch
 from artifact_hub.service.search.structured import StructuredSearch
-from artifact_hub.service.search.tsvector import TsvectorSearch
 
 
-class SearchService(SearchFilters, StructuredSearch, Fts5Search, TsvectorSearch, SemanticSearch):
+class SearchService(SearchFilters, StructuredSearch, LexicalSearch, SemanticSearch):
     """The search use cases (``hub.search``).
 
     Args:
-        db: The index database.
+        db: Opens the connections the backend reads through.
+        backend: Runs every query of every mode (SQL: ``SqlSearchBackend``).
         indexer: Keeps the search documents current; searches wait for its pending work.
         embedder: Embeds queries for semantic search (None: semantic search unavailable, and
             hybrid search is lexical only, as when the model is not installed).
-        reader: The index reader whose visibility conditions apply.
         vector_cache_bytes: Memory for the per-tenant vector matrices kept between searches
             (0: none; every semantic search then reads the vectors that pass its filters).
-        use_pgvector: Search with the indexer's pgvector index when it is ready (False: the
-            exact numpy path always).
+        use_pgvector: Let the backend compute nearest vectors (pgvector) when it can (False:
+            the exact numpy path always).
     """
 
     async def search(self, caller: Caller, request: SearchRequest) -> builtins.list[SearchHit]:
@@ -68,21 +69,20 @@ class SearchService(SearchFilters, StructuredSearch, Fts5Search, TsvectorSearch,
             SearchUnavailableError: Semantic search without an embedder.
         """
         mode = request.resolved_mode
-        conditions = self._conditions(caller, request)
-        tenant = caller.tenant_id
+        scope = self._scope(caller, request)
         if mode == "structured":
-            return await self._structured(conditions, request)
+            return await self._structured(scope, request)
         await self.indexer.flush()  # read your writes within this process
         query = (request.query or "").strip()
         if mode == "lexical":
-            ranked = await self._lexical(conditions, query, request.limit)
+            ranked = await self._lexical(scope, query, request.limit)
         elif mode == "semantic":
-            ranked = await self._semantic(tenant, conditions, query, request.limit)
+            ranked = await self._semantic(scope, query, request.limit)
         else:
             depth = max(request.limit * 4, 50)
-            lexical = await self._lexical(conditions, query, depth)
+            lexical = await self._lexical(scope, query, depth)
             try:
-                semantic = await self._semantic(tenant, conditions, query, depth)
+                semantic = await self._semantic(scope, query, depth)
             except SearchUnavailableError:  # no embedder, or its model is not installed
                 ranked = lexical[: request.limit]
             else:
@@ -126,10 +126,3 @@ class SearchService(SearchFilters, StructuredSearch, Fts5Search, TsvectorSearch,
     async def reindex(self, *, tenant_id: str | None = None) -> int:
         """Catch the search documents up with the index (see :class:`SearchIndexer`)."""
         return await self.indexer.reindex(tenant_id=tenant_id)
-
-    async def _lexical(
-        self, conditions: list[ColumnElement[bool]], query: str, limit: int
-    ) -> builtins.list[tuple[str, float]]:
-        if self.db.dialect == "postgresql":
-            return await self._lexical_postgres(conditions, query, limit)
-        return await self._lexical_sqlite(conditions, query, limit)
