@@ -55,11 +55,9 @@ from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller
 from artifact_hub.workflow_steps import LoadLog, StepContext, default_registry
-from artifact_hub.workflow_steps.service import (
-    KafkaStepClient,
-    StepService,
-    subscribe_step_service,
-)
+from artifact_hub.workflow_steps.service import StepService
+from artifact_hub.workflow_steps.step_app import subscribe_step_service
+from artifact_hub.workflow_steps.step_client import KafkaStepClient
 
 ROW_KEYS = ("step_roundtrip", "loader_inprocess", "saver_inprocess", "lineage_chain")
 WARMUP = 5

@@ -30,12 +30,9 @@ from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller, LineageGraph
 from artifact_hub.workflow_steps import AgentRegistry, import_agents
 from artifact_hub.workflow_steps.runner import Runner
-from artifact_hub.workflow_steps.service import (
-    KafkaStepClient,
-    StepService,
-    remote_registry,
-    subscribe_step_service,
-)
+from artifact_hub.workflow_steps.service import StepService
+from artifact_hub.workflow_steps.step_app import subscribe_step_service
+from artifact_hub.workflow_steps.step_client import KafkaStepClient, remote_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "examples" / "workflows" / "file_sharing.json"

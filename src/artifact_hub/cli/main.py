@@ -252,7 +252,7 @@ def steps(
     ] = None,
 ) -> None:
     """Run the step agents as a Kafka service: <prefix>steps.requests in, replies out."""
-    from artifact_hub.workflow_steps.service import run_step_service
+    from artifact_hub.workflow_steps.step_app import run_step_service
 
     _run(
         run_step_service(

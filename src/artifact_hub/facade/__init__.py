@@ -1,10 +1,16 @@
 """``context.artifacts()``: the ArtifactFacade for workflow nodes (seeds/artifact-facade-api.txt).
 
-Build a :class:`RunContext` over an embedded hub (``hub`` + ``caller``) or the SDK
+Build a :class:`RunContext` over an embedded hub (``hub`` + ``caller``; the facade needs only
+the :class:`InProcessHub` attributes, and never imports the composition root) or the SDK
 (``client``) and call ``context.artifacts()``.
 """
 
-from artifact_hub.facade.backends import ClientBackend, FacadeBackend, ServiceBackend
+from artifact_hub.facade.backends import (
+    ClientBackend,
+    FacadeBackend,
+    InProcessHub,
+    ServiceBackend,
+)
 from artifact_hub.facade.context import RunContext, ScopeLevel
 from artifact_hub.facade.facade import ArtifactFacade, ArtifactWriter, SearchMode
 from artifact_hub.facade.manifest import MANIFEST_CONTENT_TYPE, Manifest, ManifestEntry
@@ -16,6 +22,7 @@ __all__ = [
     "ArtifactWriter",
     "ClientBackend",
     "FacadeBackend",
+    "InProcessHub",
     "Manifest",
     "ManifestEntry",
     "RunContext",

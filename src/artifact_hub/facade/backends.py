@@ -1,6 +1,7 @@
 """How the facade reaches the hub: one small protocol, two adapters.
 
-:class:`ServiceBackend` calls the service layer of an embedded hub as a
+:class:`ServiceBackend` calls the service layer of an embedded hub (:class:`InProcessHub`: what
+the facade uses of ``artifact_hub.Hub``, which whoever builds the context passes in) as a
 :class:`~artifact_hub.schemas.identity.Caller`; :class:`ClientBackend` calls the REST API
 through the SDK's :class:`~artifact_hub.client.AsyncClient`. Both raise the same typed
 errors of :mod:`artifact_hub.core.errors`, so the facade above them has one code path.
@@ -20,11 +21,13 @@ from artifact_hub.schemas.commands import PushArtifact, Scope
 
 if TYPE_CHECKING:
     from artifact_hub.client import AsyncClient
-    from artifact_hub.plugin import Hub
+    from artifact_hub.core.settings import HubSettings
     from artifact_hub.schemas.identity import Caller
     from artifact_hub.schemas.search import SearchRequest
+    from artifact_hub.service.artifacts import ArtifactService
+    from artifact_hub.service.search import SearchService
 
-__all__ = ["ClientBackend", "FacadeBackend", "ServiceBackend"]
+__all__ = ["ClientBackend", "FacadeBackend", "InProcessHub", "ServiceBackend"]
 
 TTLValue = timedelta | Literal["never"]
 
@@ -109,15 +112,38 @@ class FacadeBackend(Protocol):
         ...
 
 
+class InProcessHub(Protocol):
+    """What the in-process facade uses of an embedded hub (``artifact_hub.Hub`` has it all).
+
+    The facade never imports the composition root that builds the hub: it is handed one.
+    """
+
+    @property
+    def settings(self) -> HubSettings:
+        """Where the hub keeps its blobs (never read directly) and its S3 options."""
+        ...
+
+    @property
+    def service(self) -> ArtifactService:
+        """The artifact use cases (push, get, list, pull, pin, TTL)."""
+        ...
+
+    @property
+    def search(self) -> SearchService:
+        """The search use cases (search, best)."""
+        ...
+
+
 class ServiceBackend:
-    """In-process: the service layer of an embedded :class:`~artifact_hub.plugin.Hub`.
+    """In-process: the service layer of an embedded hub.
 
     Args:
-        hub: The started hub.
+        hub: The started hub (``artifact_hub.Hub`` or anything with its
+            :class:`InProcessHub` attributes).
         caller: Who to act as.
     """
 
-    def __init__(self, hub: Hub, caller: Caller) -> None:
+    def __init__(self, hub: InProcessHub, caller: Caller) -> None:
         self.hub = hub
         self.caller = caller
 

@@ -1,8 +1,9 @@
 """The run context a workflow node works in, and the scope labels derived from it.
 
 A :class:`RunContext` names where a node runs (org, user, client, app, session, run, graph,
-node) and how it reaches the hub: in-process (an embedded :class:`~artifact_hub.plugin.Hub`
-and the :class:`~artifact_hub.schemas.identity.Caller` to act as) or remotely (an SDK
+node) and how it reaches the hub: in-process (an embedded hub, such as ``artifact_hub.Hub``:
+anything with the :class:`~artifact_hub.facade.backends.InProcessHub` attributes, and the
+:class:`~artifact_hub.schemas.identity.Caller` to act as) or remotely (an SDK
 :class:`~artifact_hub.client.AsyncClient`). ``context.artifacts()`` is the
 :class:`~artifact_hub.facade.facade.ArtifactFacade` bound to it.
 """
@@ -12,32 +13,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.facade.backends import ClientBackend, InProcessHub, ServiceBackend
+from artifact_hub.facade.facade import ArtifactFacade
+from artifact_hub.facade.scope import SCOPE_KEYS, ScopeLevel, default_cache_dir
 
 if TYPE_CHECKING:
     from artifact_hub.client import AsyncClient
-    from artifact_hub.facade.facade import ArtifactFacade
-    from artifact_hub.plugin import Hub
     from artifact_hub.schemas.identity import Caller
 
 __all__ = ["SCOPE_KEYS", "RunContext", "ScopeLevel", "default_cache_dir"]
-
-ScopeLevel = Literal["scope", "session", "run", "user", "org"]
-"""How wide a query looks: ``org`` ⊃ ``user`` ⊃ ``scope`` ⊃ ``session`` ⊃ ``run``."""
-
-SCOPE_KEYS = (
-    "org_id",
-    "user_id",
-    "client_id",
-    "app_id",
-    "session_id",
-    "run_id",
-    "graph_id",
-    "node_id",
-)
-"""The context ids written as labels on everything the facade saves (the seed's scope labels)."""
 
 # The labels each level constrains (ids the context does not have are skipped), and the
 # id a level cannot do without: a run-level query without a run id would silently widen
@@ -50,15 +37,6 @@ _LEVEL_KEYS: dict[str, tuple[str, ...]] = {
     "run": ("org_id", "user_id", "client_id", "app_id", "session_id", "run_id"),
 }
 _LEVEL_REQUIRES = {"user": "user_id", "session": "session_id", "run": "run_id"}
-
-
-def default_cache_dir() -> Path:
-    """``$ARTIFACT_HUB_CACHE_DIR``, else ``$XDG_CACHE_HOME/artifact-hub/facade``."""
-    explicit = os.environ.get("ARTIFACT_HUB_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "artifact-hub" / "facade"
 
 
 @dataclass
@@ -104,7 +82,7 @@ class RunContext:
     node_id: str | None = None
     tool_name: str | None = None
     tool_version: str | None = None
-    hub: Hub | None = None
+    hub: InProcessHub | None = None
     caller: Caller | None = None
     client: AsyncClient | None = None
     cache_dir: str | os.PathLike[str] | None = None
@@ -124,9 +102,6 @@ class RunContext:
     def artifacts(self) -> ArtifactFacade:
         """The facade bound to this context (one per context, so its cache is shared)."""
         if self._facade is None:
-            from artifact_hub.facade.backends import ClientBackend, ServiceBackend
-            from artifact_hub.facade.facade import ArtifactFacade
-
             if self.client is not None:
                 backend: ClientBackend | ServiceBackend = ClientBackend(self.client)
             else:

@@ -24,7 +24,6 @@ from artifact_hub.core.errors import (
     TTLExceedsPlanLimitError,
 )
 from artifact_hub.facade.cache import DirEntry, LocalCache, cache_key, gather_limited
-from artifact_hub.facade.context import RunContext, default_cache_dir
 from artifact_hub.facade.manifest import (
     DIR_ENTRY_KIND,
     MANIFEST_CONTENT_TYPE,
@@ -32,6 +31,7 @@ from artifact_hub.facade.manifest import (
     Manifest,
     safe_relative_path,
 )
+from artifact_hub.facade.scope import FacadeScope, default_cache_dir
 from artifact_hub.facade.uris import S3Reader
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.commands import Scope
@@ -52,7 +52,7 @@ class FacadeCore:
         backend: How to reach the hub.
     """
 
-    def __init__(self, context: RunContext, backend: FacadeBackend) -> None:
+    def __init__(self, context: FacadeScope, backend: FacadeBackend) -> None:
         self.context = context
         self.backend = backend
         self.cache = LocalCache(context.cache_dir or default_cache_dir())

@@ -13,7 +13,6 @@ from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from artifact_hub.facade.cache import cache_key, gather_limited
-from artifact_hub.facade.context import ScopeLevel
 from artifact_hub.facade.core import FacadeCore
 from artifact_hub.facade.manifest import (
     MANIFEST_CONTENT_TYPE,
@@ -23,6 +22,7 @@ from artifact_hub.facade.naming import (
     _search_request,
     _view,
 )
+from artifact_hub.facade.scope import ScopeLevel
 from artifact_hub.facade.uris import ARTIFACT_SCHEME, parse_uri
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.search import SearchMode

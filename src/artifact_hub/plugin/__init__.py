@@ -1,10 +1,10 @@
 """The composition root: ``bootstrap(settings)`` wires a :class:`Hub` from its parts.
 
-``RunContext`` and its ``context.artifacts()`` facade (:mod:`artifact_hub.facade`) are
-re-exported here: reference.md places the facade in the plugin, bound to a run context.
+The workflow facade is not re-exported here: it is an entry point above the root (it is handed
+a hub, see :class:`artifact_hub.facade.InProcessHub`); import it from :mod:`artifact_hub.facade`
+or as ``artifact_hub.ArtifactFacade`` / ``artifact_hub.RunContext``.
 """
 
-from artifact_hub.facade import ArtifactFacade, RunContext
 from artifact_hub.plugin.hub import Hub, bootstrap, build_blob_store
 
-__all__ = ["ArtifactFacade", "Hub", "RunContext", "bootstrap", "build_blob_store"]
+__all__ = ["Hub", "bootstrap", "build_blob_store"]
