@@ -5,6 +5,7 @@ re-exported here: reference.md places the facade in the plugin, bound to a run c
 """
 
 from artifact_hub.facade import ArtifactFacade, RunContext
-from artifact_hub.plugin.hub import Hub, bootstrap, build_blob_store
+from artifact_hub.plugin.bootstrap import bootstrap, build_blob_store
+from artifact_hub.plugin.hub import Hub
 
 __all__ = ["ArtifactFacade", "Hub", "RunContext", "bootstrap", "build_blob_store"]

@@ -385,12 +385,12 @@ async def run_step_service(
         agent_modules: Modules or ``.py`` files that register more agents.
         work_dir: Where ``data-loader`` writes local files.
     """
-    from artifact_hub.plugin.hub import Hub
+    from artifact_hub.plugin.bootstrap import bootstrap
 
     for spec in agent_modules:
         import_agents(spec)
     await ensure_topics(settings.kafka_bootstrap_servers, step_topics(settings.topic_prefix))
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         steps = StepService(
             hub.service, hub.accounts, topic_prefix=settings.topic_prefix, work_dir=work_dir
         )
