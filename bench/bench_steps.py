@@ -53,6 +53,7 @@ from faststream.kafka import KafkaBroker
 from artifact_hub.adapters.bus import ensure_topics, step_topics
 from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
+from artifact_hub.plugin import bootstrap as hub_bootstrap
 from artifact_hub.schemas import Caller
 from artifact_hub.workflow_steps import LoadLog, StepContext, default_registry
 from artifact_hub.workflow_steps.service import StepService
@@ -294,7 +295,7 @@ async def run(args: argparse.Namespace, workdir: Path, broker: Broker) -> dict[s
     settings = HubSettings(data_dir=workdir / "hub", default_ttl_seconds=None, sweep_enabled=False)
     rows: list[Row] = []
     notes: list[str] = []
-    async with Hub(settings) as hub:
+    async with hub_bootstrap(settings) as hub:
         await hub.accounts.create_tenant("bench", plan="enterprise")
         _, key = await hub.accounts.create_key("bench", "bench")
         caller = await hub.accounts.authenticate(key)

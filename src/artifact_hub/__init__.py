@@ -41,7 +41,8 @@ from artifact_hub.schemas import Artifact, ArtifactVersion, Caller
 if TYPE_CHECKING:
     from artifact_hub.core.settings import HubSettings
     from artifact_hub.facade import ArtifactFacade, RunContext
-    from artifact_hub.plugin import Hub, bootstrap
+    from artifact_hub.plugin import Hub
+    from artifact_hub.plugin.bootstrap import bootstrap
 
 _LAZY = {
     "ArtifactFacade": "artifact_hub.facade",

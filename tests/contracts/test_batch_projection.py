@@ -20,7 +20,7 @@ from tests.factories import created, history, sha
 from artifact_hub.adapters.bus import KafkaRecord, decode, encode
 from artifact_hub.adapters.index import Database, IndexProjector, IndexReader
 from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.rebuild import PROJECTION_TABLES
+from artifact_hub.adapters.index.rebuild_target import PROJECTION_TABLES
 from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
 from artifact_hub.consumers import IndexConsumer, Outcome
 from artifact_hub.consumers.validation import Verdict

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from artifact_hub.cli import app
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import bootstrap
 from artifact_hub.schemas import Artifact, Caller
 
 runner = CliRunner()
@@ -31,7 +31,7 @@ def run(*args: str) -> tuple[int, str]:
 
 def push(data: Path, source: Path, ttl: Any) -> Artifact:
     async def go() -> Artifact:
-        async with Hub(HubSettings(data_dir=data, sweep_enabled=False)) as hub:
+        async with bootstrap(HubSettings(data_dir=data, sweep_enabled=False)) as hub:
             return await hub.service.push(OPERATOR, source, ttl=ttl)
 
     return asyncio.run(go())
@@ -39,7 +39,7 @@ def push(data: Path, source: Path, ttl: Any) -> Artifact:
 
 def get(data: Path, artifact_id: str) -> Artifact:
     async def go() -> Artifact:
-        async with Hub(HubSettings(data_dir=data, sweep_enabled=False)) as hub:
+        async with bootstrap(HubSettings(data_dir=data, sweep_enabled=False)) as hub:
             return await hub.service.get(OPERATOR, artifact_id)
 
     return asyncio.run(go())

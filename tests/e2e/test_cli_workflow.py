@@ -21,7 +21,7 @@ from artifact_hub.cli.admin import ensure_bootstrap_key
 from artifact_hub.cli.main import app
 from artifact_hub.cli.workflow_cli import RUN_FAILED
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import bootstrap
 from artifact_hub.schemas import Caller
 from artifact_hub.workflow_steps.registry import default_registry
 
@@ -70,7 +70,7 @@ def hub_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     ensure_bootstrap_key(settings)
 
     async def push() -> str:
-        async with Hub(settings) as hub:
+        async with bootstrap(settings) as hub:
             body = json.dumps({"rows": [1, 2, 3]}).encode()
             artifact = await hub.service.push(
                 CALLER, body, name="rows.json", content_type="application/json"
@@ -107,7 +107,7 @@ def test_the_seed_workflow_runs_and_records_lineage(
     assert saved["name"] == f"processed-{artifact_id}.json"
 
     async def check() -> None:
-        async with Hub(HubSettings(data_dir=data_dir)) as hub:
+        async with bootstrap(HubSettings(data_dir=data_dir)) as hub:
             content = await hub.service.pull_bytes(CALLER, saved["artifact_id"])
             assert json.loads(content) == {"count": 3, "doubled": [2, 4, 6]}
             graph = await hub.service.lineage(CALLER, saved["artifact_id"])

@@ -17,7 +17,7 @@ import pytest
 from tests.integration.conftest import STACKS, stack_settings, stop_within
 
 from artifact_hub.api import create_app
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 
 __all__ = ["Api", "api", "b64"]
 
@@ -94,7 +94,7 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
         signing_secret="api-tests-signing-secret",
         sweep_enabled=False,
     )
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     await hub.start()
     try:
         transport = httpx.ASGITransport(app=create_app(hub))

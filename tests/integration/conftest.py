@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 
 
 def stack_settings(
@@ -49,7 +49,7 @@ STACKS = ["sqlite-local", pytest.param("postgres-s3", marks=[pytest.mark.postgre
 @pytest.fixture(params=STACKS)
 async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hub]:
     settings, cleanup = stack_settings(request, tmp_path, request.param)
-    instance = Hub(settings)
+    instance = bootstrap(settings)
     await instance.start()
     try:
         yield instance

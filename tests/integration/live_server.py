@@ -22,7 +22,7 @@ import uvicorn
 from tests.integration.conftest import stack_settings
 
 from artifact_hub.api import create_app
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 
 __all__ = ["LiveHub", "live_hub"]
 
@@ -82,7 +82,7 @@ def live_hub(request: pytest.FixtureRequest, tmp_path: Path, stack: str) -> Iter
         signing_secret="live-tests-signing-secret",
         sweep_enabled=False,
     )
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning")

@@ -23,7 +23,7 @@ from artifact_hub import AsyncClient
 from artifact_hub.adapters.bus import all_topics, ensure_topics
 from artifact_hub.api import create_app
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas import Caller
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ async def kafka_hub(
         sweep_enabled=False,
     )
     await ensure_topics(kafka_bootstrap_servers, all_topics(prefix))
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         await hub.accounts.create_tenant(TENANT, plan="enterprise")
         yield hub
 

@@ -33,7 +33,7 @@ from artifact_hub.core.errors import (
 )
 from artifact_hub.core.settings import HubSettings
 from artifact_hub.facade import MANIFEST_CONTENT_TYPE, ArtifactFacade, RunContext
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.ports.blobs import BlobInfo
 from artifact_hub.schemas.artifacts import Artifact
 from artifact_hub.schemas.commands import Scope
@@ -98,7 +98,7 @@ async def stack_hub(
             **extra,
         )
         drop = functools.partial(server.drop_database, name)
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     await hub.start()
     try:
         yield hub
@@ -752,7 +752,7 @@ async def test_directory_files_live_as_long_as_their_manifest(binding: str, tmp_
         signing_secret="facade-tests-signing-secret",
         sweep_enabled=False,
     )
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         await hub.accounts.create_tenant("ttl", plan="enterprise")
         _, key = await hub.accounts.create_key("ttl", "alice")
         async with contextlib.AsyncExitStack() as stack:

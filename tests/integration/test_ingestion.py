@@ -34,7 +34,7 @@ from artifact_hub.adapters.bus.signing import sign_record
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.api import create_app
 from artifact_hub.consumers import IndexConsumer, build_validated_consumer, subscribe_index_consumer
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.publisher import AgentPublisher, new_artifact_id, put_blob_s3
 from artifact_hub.schemas import Caller
 from artifact_hub.schemas.artifacts import Principal
@@ -109,7 +109,7 @@ async def env(
         rate_limit_burst=100_000,
     )
     await ensure_topics(kafka_bootstrap_servers, all_topics(prefix))
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     await hub.start()
     broker = FastStreamKafkaBroker(kafka_bootstrap_servers, logger=None)
     try:

@@ -21,7 +21,7 @@ from artifact_hub.adapters.bus import KafkaPublisher, all_topics, decode, encode
 from artifact_hub.adapters.index import Database, IndexReader, Outbox
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.consumers import IndexConsumer, subscribe_index_consumer
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas import Caller, EventBase
 from artifact_hub.schemas.cloudevents import KafkaRecord
 
@@ -57,7 +57,7 @@ async def kafka_hub(
         topic_prefix=prefix,
         relay_poll_interval=0.2,
     )
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     await hub.start()
     try:
         yield hub
@@ -227,7 +227,7 @@ async def test_writes_during_a_broker_outage_are_delivered_once_it_returns(
         topic_prefix=prefix,
         relay_poll_interval=0.2,
     )
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         await broker.astop()
         # 100 writes while the broker is down: 20 artifacts with 4 more versions each.
         ids = [
@@ -278,7 +278,7 @@ async def test_every_event_twice_and_out_of_order_between_artifacts_changes_noth
     request: pytest.FixtureRequest,
 ) -> None:
     settings, _ = stack_settings(request, tmp_path, "sqlite-local")
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         await mixed_operations(hub, artifacts=8)
         async with hub.db.connect() as conn:
             log: list[EventBase] = [row.event() async for row in hub.outbox.log(conn)]

@@ -25,7 +25,7 @@ from sqlalchemy import update
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.api import create_app
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas.identity import Caller
 from artifact_hub.service.signing import SigningSecretMissingError
 from artifact_hub.service.uploads import MAX_UPLOAD_BYTES
@@ -583,7 +583,7 @@ async def test_sweep_forgets_stale_uploads(api: Api) -> None:
 
 async def test_distributed_api_refuses_to_start_without_a_signing_secret(tmp_path: Path) -> None:
     settings = HubSettings(data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none")
-    app = create_app(Hub(settings))
+    app = create_app(bootstrap(settings))
     with pytest.raises(SigningSecretMissingError, match="SIGNING_SECRET"):
         async with app.router.lifespan_context(app):
             pass

@@ -25,7 +25,7 @@ from artifact_hub.api.middleware import (
 )
 from artifact_hub.core.errors import ServerError
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -43,7 +43,7 @@ needs_redis = pytest.mark.skipif(not _redis_available(), reason="no Redis on 127
 
 @pytest.fixture
 async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    instance = Hub(
+    instance = bootstrap(
         HubSettings(data_dir=tmp_path / "hub", default_ttl_seconds=None, sweep_enabled=False)
     )
     await instance.start()
@@ -230,7 +230,7 @@ async def test_the_real_app_uses_redis_when_configured(tmp_path: Path) -> None:
         rate_limit_per_second=1,
         rate_limit_burst=2,
     )
-    hubs = [Hub(settings), Hub(settings)]
+    hubs = [bootstrap(settings), bootstrap(settings)]
     for each in hubs:
         await each.start()
     try:

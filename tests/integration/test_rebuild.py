@@ -31,12 +31,12 @@ from tests.integration.test_kafka_events import FAST_GROUP, mixed_operations, re
 from artifact_hub.adapters.bus import KafkaPublisher, all_topics, encode, ensure_topics, header_map
 from artifact_hub.adapters.index import Database, IndexProjector
 from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.rebuild import rebuild_from_log, rebuild_from_topics, rebuild_index
 from artifact_hub.adapters.storage.memory import MemoryBlobStore
 from artifact_hub.consumers import build_validated_consumer, subscribe_index_consumer
+from artifact_hub.consumers.rebuild import rebuild_from_log, rebuild_from_topics, rebuild_index
 from artifact_hub.core.errors import ConflictError
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.publisher import AgentPublisher, put_blob_local
 from artifact_hub.schemas import Caller, EventBase
 
@@ -171,7 +171,7 @@ async def test_rebuilds_from_the_topics_and_from_the_log_equal_the_live_index(
         relay_poll_interval=0.2,
     )
     began = time.monotonic()
-    async with Hub(settings, blobs=MemoryBlobStore()) as hub:
+    async with bootstrap(settings, blobs=MemoryBlobStore()) as hub:
         done = await mixed_run(hub, operations)
         await hub.relay.drain(timeout=120)
         written = time.monotonic()
@@ -211,7 +211,7 @@ async def test_rebuilds_from_the_topics_and_from_the_log_equal_the_live_index(
 
 async def test_a_rebuild_refuses_a_target_with_an_index_unless_forced(tmp_path: Path) -> None:
     settings = HubSettings(data_dir=tmp_path / "hub", default_ttl_seconds=None)
-    async with Hub(settings, blobs=MemoryBlobStore()) as hub:
+    async with bootstrap(settings, blobs=MemoryBlobStore()) as hub:
         await mixed_operations(hub)
         live = await snapshot(hub.db)
     url = settings.resolved_database_url
@@ -288,7 +288,7 @@ async def test_the_command_checks_records_as_the_live_consumers_did(
         sweep_enabled=False,
     )
     await ensure_topics(kafka_bootstrap_servers, all_topics(prefix))
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         await hub.accounts.create_tenant("acme", plan="enterprise")
         secret = await hub.accounts.create_ingestion_secret("acme")
         hub_events = await mixed_operations(hub)

@@ -31,7 +31,7 @@ from artifact_hub.adapters.index.stores.search_backend import SqlSearchBackend
 from artifact_hub.api import create_app
 from artifact_hub.core.errors import InvalidRequestError, SearchUnavailableError
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas import Artifact, Caller
 from artifact_hub.schemas.search import SearchRequest
 from artifact_hub.service.embedders import MiniLMEmbedder
@@ -179,7 +179,7 @@ async def corpus(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, minilm: Any
 ) -> AsyncIterator[Corpus]:
     settings, cleanup = _settings(request, tmp_path_factory.mktemp("search"), request.param)
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     await hub.start()
     try:
         yield await _fill(hub)
@@ -422,7 +422,7 @@ async def test_index_follows_updates_shares_and_deletes(tmp_path: Path, minilm: 
         search_embedder="minilm",
         sweep_enabled=False,
     )
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         first = await hub.service.push(
             OWNER, NOTES[2].text.encode(), name="dogs.txt", content_type="text/plain"
         )
@@ -468,7 +468,7 @@ async def test_reindex_catches_up_what_was_never_indexed(tmp_path: Path, minilm:
         search_embedder="minilm",
         sweep_enabled=False,
     )
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         hub.service.after_commit.clear()  # as if the events came from elsewhere
         # The start's own catch-up runs in the background; on a loaded machine it could still
         # be scanning while the pushes below commit, and index some of them.
@@ -486,12 +486,12 @@ async def test_reindex_catches_up_what_was_never_indexed(tmp_path: Path, minilm:
             pushed[3].artifact_id
         ]
     # A restarted hub catches up by itself.
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         hub.service.after_commit.clear()
         late = await hub.service.push(
             OWNER, NOTES[9].text.encode(), name="late.txt", content_type="text/plain"
         )
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         assert await _ids(hub, query=NOTES[9].phrase, mode="lexical") == [late.artifact_id]
         assert await _ids(hub, query=NOTES[9].paraphrase, mode="semantic", limit=1) == [
             late.artifact_id
@@ -583,7 +583,7 @@ async def test_a_hub_without_embedder_searches_lexically(tmp_path: Path) -> None
         sweep_enabled=False,
         signing_secret="search-tests-signing-secret",
     )
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         pushed = await hub.service.push(
             OWNER, NOTES[0].text.encode(), name="bread.txt", content_type="text/plain"
         )

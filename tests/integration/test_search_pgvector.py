@@ -22,7 +22,7 @@ from tests.services import PostgresServer, run_async
 
 from artifact_hub.adapters.index.stores.search_backend import SqlSearchBackend
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas import Caller
 from artifact_hub.schemas.search import SearchRequest
 from artifact_hub.service.search import SearchService
@@ -92,11 +92,11 @@ async def hub(
     if request.param == "hnsw":
         extra["search_pgvector_exact_limit"] = 0
         database = pg_database.rsplit("/", 1)[1]
-        first = Hub(_settings(tmp_path, pg_database, **extra))
+        first = bootstrap(_settings(tmp_path, pg_database, **extra))
         await first.start()  # the schema, then the setting for later connections
         await _sql(first, f'ALTER DATABASE "{database}" SET enable_seqscan = off')
         await stop_within(first, 120)
-    instance = Hub(_settings(tmp_path, pg_database, **extra))
+    instance = bootstrap(_settings(tmp_path, pg_database, **extra))
     await instance.start()
     if request.param == "hnsw" and instance.indexer.pgvector is not None:
         instance.indexer.pgvector.hnsw_min_share = 0.0  # the index even for narrow filters
@@ -246,7 +246,7 @@ async def test_filters_and_tenants_hold_in_the_index_scan(hub: Hub) -> None:
 async def test_vectors_written_before_are_backfilled_at_start(
     tmp_path: Path, pg_database: str
 ) -> None:
-    first = Hub(_settings(tmp_path, pg_database))
+    first = bootstrap(_settings(tmp_path, pg_database))
     await first.start()
     try:
         await _fill(first)
@@ -255,7 +255,7 @@ async def test_vectors_written_before_are_backfilled_at_start(
         await _sql(first, "UPDATE search_vectors SET embedding = NULL")
     finally:
         await stop_within(first, 120)
-    second = Hub(_settings(tmp_path, pg_database))
+    second = bootstrap(_settings(tmp_path, pg_database))
     await second.start()
     try:
         assert await second.indexer.wait_pgvector()
@@ -272,7 +272,7 @@ async def test_vectors_written_before_are_backfilled_at_start(
 async def test_off_sets_nothing_up_but_keeps_an_existing_column_current(
     tmp_path: Path, pg_database: str
 ) -> None:
-    off = Hub(_settings(tmp_path, pg_database, search_pgvector="off"))
+    off = bootstrap(_settings(tmp_path, pg_database, search_pgvector="off"))
     await off.start()
     try:
         await _fill(off)
@@ -280,13 +280,13 @@ async def test_off_sets_nothing_up_but_keeps_an_existing_column_current(
         assert await _sql(off, "SELECT 1 FROM pg_extension WHERE extname = 'vector'") == []
     finally:
         await stop_within(off, 120)
-    auto = Hub(_settings(tmp_path, pg_database))
+    auto = bootstrap(_settings(tmp_path, pg_database))
     await auto.start()
     try:
         assert await auto.indexer.wait_pgvector()  # the backfill of what 'off' wrote
     finally:
         await stop_within(auto, 120)
-    off = Hub(_settings(tmp_path, pg_database, search_pgvector="off"))
+    off = bootstrap(_settings(tmp_path, pg_database, search_pgvector="off"))
     await off.start()
     try:
         pgvector = off.indexer.pgvector
@@ -312,7 +312,7 @@ async def test_off_sets_nothing_up_but_keeps_an_existing_column_current(
 async def test_auto_searches_in_memory_while_the_vectors_fit_and_with_pgvector_after(
     tmp_path: Path, pg_database: str, cache_bytes: int
 ) -> None:
-    hub = Hub(_settings(tmp_path, pg_database, search_vector_cache_bytes=cache_bytes))
+    hub = bootstrap(_settings(tmp_path, pg_database, search_vector_cache_bytes=cache_bytes))
     await hub.start()
     try:
         await _fill(hub)
@@ -336,7 +336,9 @@ async def test_a_narrow_filter_is_searched_exactly_however_many_pass(
     tmp_path: Path, pg_database: str
 ) -> None:
     # exact_limit 0: only the share of the model's vectors that pass decides.
-    hub = Hub(_settings(tmp_path, pg_database, search_pgvector="on", search_pgvector_exact_limit=0))
+    hub = bootstrap(
+        _settings(tmp_path, pg_database, search_pgvector="on", search_pgvector_exact_limit=0)
+    )
     await hub.start()
     sent, capture = _statement_recorder(hub)
     try:

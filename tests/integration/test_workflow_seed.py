@@ -23,9 +23,9 @@ from tests.integration.test_kafka_events import FAST_GROUP, read_topics
 import artifact_hub.workflow_steps
 from artifact_hub.adapters.bus import ensure_topics, step_topics
 from artifact_hub.adapters.index import Database, IndexReader
-from artifact_hub.adapters.index.rebuild import rebuild_from_log
 from artifact_hub.api import create_app
 from artifact_hub.client import AsyncClient
+from artifact_hub.consumers.rebuild import rebuild_from_log
 from artifact_hub.plugin import Hub
 from artifact_hub.schemas import Caller, LineageGraph
 from artifact_hub.workflow_steps import AgentRegistry, import_agents

@@ -132,7 +132,7 @@ async def consumer(args: argparse.Namespace) -> None:
 
 async def relay(args: argparse.Namespace) -> None:
     from artifact_hub.core.settings import HubSettings
-    from artifact_hub.plugin import Hub
+    from artifact_hub.plugin import bootstrap
 
     settings = HubSettings(
         data_dir=Path(args.data_dir),
@@ -145,7 +145,7 @@ async def relay(args: argparse.Namespace) -> None:
         run_relay=False,
         sweep_enabled=False,
     )
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     await hub.start()
     hub.relay.start()
     try:

@@ -11,7 +11,7 @@ import pytest
 
 from artifact_hub.adapters.storage.memory import MemoryBlobStore
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import bootstrap
 
 
 class StuckBlobStore(MemoryBlobStore):
@@ -33,7 +33,7 @@ async def test_a_step_that_never_stops_is_abandoned_and_named(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     blobs = StuckBlobStore()
-    hub = Hub(HubSettings(data_dir=tmp_path / "hub", sweep_enabled=False), blobs=blobs)
+    hub = bootstrap(HubSettings(data_dir=tmp_path / "hub", sweep_enabled=False), blobs=blobs)
     await hub.start()
     started = time.monotonic()
     with caplog.at_level(logging.ERROR, logger="artifact_hub.plugin.hub"):

@@ -18,7 +18,7 @@ from artifact_hub.adapters.index.search import document_body, is_text_like
 from artifact_hub.client import AsyncClient, Client
 from artifact_hub.core.errors import InvalidRequestError
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import bootstrap
 from artifact_hub.schemas.search import SearchRequest, parse_time_window
 from artifact_hub.service.embedders import HashingEmbedder, build_embedder
 from artifact_hub.service.search import reciprocal_rank_fusion, top_cosine
@@ -264,7 +264,7 @@ def test_vector_text_is_exact_for_float32() -> None:
 
 
 async def test_pgvector_on_without_postgresql_refuses_to_start(tmp_path: Path) -> None:
-    hub = Hub(
+    hub = bootstrap(
         HubSettings(
             data_dir=tmp_path / "hub",
             search_embedder="hashing",
@@ -280,7 +280,7 @@ async def test_pgvector_on_without_postgresql_refuses_to_start(tmp_path: Path) -
 
 
 async def test_pgvector_auto_on_sqlite_is_inactive(tmp_path: Path) -> None:
-    hub = Hub(HubSettings(data_dir=tmp_path / "hub", search_embedder="hashing"))
+    hub = bootstrap(HubSettings(data_dir=tmp_path / "hub", search_embedder="hashing"))
     await hub.start()
     try:
         assert hub.indexer.pgvector is not None

@@ -78,8 +78,9 @@ def app_from_environment() -> FastAPI:
     builds its own hub from the settings that ``serve`` put in the environment.
     """
     from artifact_hub.core.settings import HubSettings
+    from artifact_hub.plugin.bootstrap import bootstrap
 
-    return create_app(Hub(HubSettings()))
+    return create_app(bootstrap(HubSettings()))
 
 
 def _routers() -> list[Any]:

@@ -18,11 +18,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from artifact_hub.adapters.index.database import Database
-from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.cli.datadir import existing_hub_settings
 from artifact_hub.core.errors import ArtifactHubError
 from artifact_hub.core.settings import HubSettings
+from artifact_hub.plugin.bootstrap import build_accounts, build_database
 from artifact_hub.service.accounts import PLANS, AccountService, Plan
 
 __all__ = ["BOOTSTRAP_KEY_FILE", "admin_app", "ensure_bootstrap_key"]
@@ -49,10 +48,10 @@ def _settings(data_dir: Path | None) -> HubSettings:
 
 @contextlib.asynccontextmanager
 async def _accounts(settings: HubSettings) -> AsyncIterator[AccountService]:
-    db = Database(settings.resolved_database_url)
+    db = build_database(settings.resolved_database_url)
     try:
         await db.migrate()
-        yield AccountService(db, SqlAccountStore(), default_plan=settings.default_plan)
+        yield build_accounts(db, settings)
     finally:
         await db.dispose()
 

@@ -29,6 +29,7 @@ from artifact_hub.cli.workflow_cli import workflow_app
 from artifact_hub.core.errors import ArtifactHubError
 from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub
+from artifact_hub.plugin.bootstrap import bootstrap, build_database
 
 __all__ = ["EXIT_CODES", "HUB_UNREACHABLE", "app", "main"]
 
@@ -116,7 +117,7 @@ def _run(coro: Awaitable[T]) -> T:
 
 @contextlib.asynccontextmanager
 async def _hub(settings: HubSettings) -> AsyncIterator[Hub]:
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         yield hub
 
 
@@ -145,7 +146,7 @@ def serve(
 
     settings = _settings(data_dir, host=host, port=port, workers=workers)
     count = settings.workers or default_workers()
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     blobs = (
         str(settings.resolved_blob_dir)
         if settings.blob_store == "local"
@@ -278,7 +279,7 @@ def relay(data_dir: DataDir = None) -> None:
     settings = _existing(data_dir)
 
     async def run() -> None:
-        hub = Hub(settings.model_copy(update={"run_relay": False}))
+        hub = bootstrap(settings.model_copy(update={"run_relay": False}))
         await hub.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -296,12 +297,10 @@ def relay(data_dir: DataDir = None) -> None:
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, revision: str = "head") -> None:
     """Apply the index migrations (the hub also does this when it starts)."""
-    from artifact_hub.adapters.index import Database
-
     settings = _existing(data_dir)
 
     async def run() -> None:
-        db = Database(settings.resolved_database_url)
+        db = build_database(settings.resolved_database_url)
         try:
             await db.migrate(revision)
         finally:
@@ -331,7 +330,7 @@ def index_rebuild(
     as_json: AsJson = False,
 ) -> None:
     """Rebuild the index and access lists from the topics, or from the event log."""
-    from artifact_hub.adapters.index.rebuild import RebuildReport, rebuild_index
+    from artifact_hub.consumers.rebuild import RebuildReport, rebuild_index
 
     def show(report: RebuildReport) -> None:
         if not as_json:

@@ -168,7 +168,7 @@ def run(
     from artifact_hub.cli.admin import ensure_bootstrap_key
     from artifact_hub.cli.datadir import existing_hub_settings
     from artifact_hub.cli.remote import HubOptions
-    from artifact_hub.plugin import Hub
+    from artifact_hub.plugin.bootstrap import bootstrap
     from artifact_hub.workflow_steps.registry import default_registry
     from artifact_hub.workflow_steps.runner import Runner
 
@@ -183,7 +183,7 @@ def run(
     live_view = not as_json and errors.is_terminal
 
     async def execute() -> RunReport:
-        async with Hub(settings) as hub:
+        async with bootstrap(settings) as hub:
             caller = await _caller(hub, options.api_key, tenant or settings.bootstrap_tenant, agent)
             runner = Runner.for_service(
                 hub.service, caller, default_registry, session_id=session, work_dir=work_dir

@@ -26,10 +26,10 @@ from pydantic import BaseModel, ConfigDict, create_model
 from pydantic.fields import FieldInfo
 
 from artifact_hub.adapters.bus.signing import SIGNATURE_HEADER
-from artifact_hub.adapters.index.database import Database
 from artifact_hub.consumers.app import subscribe_index_consumer
 from artifact_hub.consumers.projection import IndexConsumer
 from artifact_hub.consumers.validation import RejectReason
+from artifact_hub.plugin.bootstrap import build_database
 from artifact_hub.schemas.cloudevents import SPEC_VERSION, TYPE_SUFFIX
 from artifact_hub.schemas.events import DLQ_TOPIC, EVENT_TYPES, METADATA_KEY_PATTERN, EventBase
 
@@ -147,7 +147,7 @@ def build_contract_broker(
         ),
         schema=bytes,
     )
-    consumer = IndexConsumer(Database("sqlite:///:memory:"))  # never connects
+    consumer = IndexConsumer(build_database("sqlite:///:memory:"))  # never connects
     subscribe_index_consumer(broker, consumer, group_id=group_id, topic_prefix=prefix)
     return broker
 

@@ -131,22 +131,32 @@ class IngestValidator:
 
     @classmethod
     def from_settings(
-        cls, settings: HubSettings, db: Database, blobs: BlobStore | None = None
+        cls,
+        settings: HubSettings,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        accounts: AccountService | None = None,
+        owns_blobs: bool = False,
     ) -> IngestValidator:
-        """A validator for a consumer process (the settings' blob store unless given)."""
-        owns = blobs is None
-        if blobs is None:
-            from artifact_hub.plugin.hub import build_blob_store
+        """A validator for a consumer process, on the parts the bootstrap built.
 
-            blobs = build_blob_store(settings)
+        Args:
+            settings: The hub's settings (its event source, bus trust, topic prefix, secret).
+            db: The index database.
+            blobs: The hub's blob store.
+            accounts: Tenants and secrets (default: over ``db``).
+            owns_blobs: Close ``blobs`` in :meth:`close`.
+        """
         return cls(
             db,
             blobs,
+            accounts=accounts,
             hub_source=settings.event_source,
             trusted_bus=settings.trusted_bus,
             topic_prefix=settings.topic_prefix,
             hub_secret=settings.bus_signing_secret,
-            owns_blobs=owns,
+            owns_blobs=owns_blobs,
         )
 
     async def close(self) -> None:

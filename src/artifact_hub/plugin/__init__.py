@@ -5,6 +5,7 @@ a hub, see :class:`artifact_hub.facade.InProcessHub`); import it from :mod:`arti
 or as ``artifact_hub.ArtifactFacade`` / ``artifact_hub.RunContext``.
 """
 
-from artifact_hub.plugin.hub import Hub, bootstrap, build_blob_store
+from artifact_hub.plugin.bootstrap import bootstrap, build_blob_store
+from artifact_hub.plugin.hub import Hub
 
 __all__ = ["Hub", "bootstrap", "build_blob_store"]

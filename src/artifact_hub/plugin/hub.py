@@ -1,9 +1,10 @@
-"""The composition root: settings in, a wired hub out.
+"""The running hub: its parts, and their start and stop.
 
-``Hub`` builds the database, blob store, service, outbox relay and event transport from
-:class:`HubSettings`, and runs them. In embedded mode the relay delivers events to in-process
-consumers; in distributed mode it publishes them to Kafka, where the consumer processes
-(``artifact-hub consumers``) apply them.
+:class:`Hub` holds what :func:`artifact_hub.plugin.bootstrap.bootstrap` wired (the database,
+blob store, services, outbox relay and event transport) and runs them. In embedded mode the
+relay delivers events to in-process consumers; in distributed mode it publishes them to Kafka,
+where the consumer processes (``artifact-hub consumers``) apply them. Nothing is built here:
+the bootstrap is the one place that turns settings into adapters.
 """
 
 from __future__ import annotations
@@ -12,68 +13,50 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Coroutine
-from datetime import timedelta
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from artifact_hub.adapters.bus.publisher import EventPublisher, InProcessBus, KafkaPublisher
-from artifact_hub.adapters.bus.relay import OutboxRelay
-from artifact_hub.adapters.bus.signing import SigningPublisher
-from artifact_hub.adapters.bus.topics import all_topics
-from artifact_hub.adapters.index.database import Database
-from artifact_hub.adapters.index.outbox import Outbox
-from artifact_hub.adapters.index.queries import IndexReader
-from artifact_hub.adapters.index.search import SearchIndexer
-from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
-from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
-from artifact_hub.adapters.index.stores.events import SqlEventLog
-from artifact_hub.adapters.index.stores.idempotency import SqlIdempotencyKeys
-from artifact_hub.adapters.index.stores.sweeper import SqlSweepStore
-from artifact_hub.adapters.storage.local import LocalBlobStore
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.ports.blobs import BlobStore
-from artifact_hub.service.accounts import AccountService
-from artifact_hub.service.artifacts import ArtifactService
-from artifact_hub.service.embedders import build_embedder
-from artifact_hub.service.idempotency import IdempotencyStore
-from artifact_hub.service.sweeper import Sweeper
 
 if TYPE_CHECKING:
-    from artifact_hub.consumers.projection import IndexConsumer
+    from artifact_hub.adapters.bus.publisher import EventPublisher, InProcessBus
+    from artifact_hub.adapters.bus.relay import OutboxRelay
+    from artifact_hub.adapters.index.database import Database
+    from artifact_hub.adapters.index.outbox import Outbox
+    from artifact_hub.adapters.index.search import SearchIndexer
+    from artifact_hub.adapters.storage.base import BlobStore
+    from artifact_hub.service.accounts import AccountService
+    from artifact_hub.service.artifacts import ArtifactService
+    from artifact_hub.service.idempotency import IdempotencyStore
     from artifact_hub.service.links import LinkService
     from artifact_hub.service.search import SearchService
     from artifact_hub.service.signing import UrlSigner
+    from artifact_hub.service.sweeper import Sweeper
     from artifact_hub.service.uploads import UploadService
 
-__all__ = ["Hub", "bootstrap", "build_blob_store"]
+__all__ = ["Hub", "LazyServices"]
 
 log = logging.getLogger(__name__)
 
 
-def build_blob_store(settings: HubSettings) -> BlobStore:
-    """The blob store the settings name."""
-    if settings.blob_store == "s3":
-        from artifact_hub.adapters.storage.s3 import S3BlobStore
+@dataclass(frozen=True, slots=True)
+class LazyServices:
+    """How the hub builds the services it makes on first use (the bootstrap supplies them)."""
 
-        return S3BlobStore(
-            settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key_id,
-            aws_secret_access_key=settings.s3_secret_access_key,
-            prefix=settings.s3_prefix,
-            # In the data folder, not /tmp: the next start finds what a killed process left.
-            spool_dir=settings.data_dir / "spool",
-        )
-    return LocalBlobStore(settings.resolved_blob_dir)
+    signer: Callable[[], UrlSigner]
+    links: Callable[[], LinkService]
+    uploads: Callable[[], UploadService]
+    search: Callable[[], SearchService]
 
 
 class Hub:
     """A running artifact hub: the service and everything behind it.
 
-    Use as an async context manager, or call :meth:`start` and :meth:`stop`.
+    Built by :func:`artifact_hub.plugin.bootstrap` (``bootstrap(settings)``). Use as an async
+    context manager, or call :meth:`start` and :meth:`stop`.
 
     Attributes:
         service: The use cases (push, pull, list, share, seal, ...).
@@ -88,137 +71,61 @@ class Hub:
         indexer: Keeps the search documents current after each commit (see ``search``).
     """
 
+    sweeper: Sweeper
+    """Set by the bootstrap once the hub exists (the sweeper reads the hub's parts)."""
+
     def __init__(
         self,
         settings: HubSettings,
         *,
-        blobs: BlobStore | None = None,
-        publisher: EventPublisher | None = None,
+        db: Database,
+        blobs: BlobStore,
+        outbox: Outbox,
+        indexer: SearchIndexer,
+        publisher: EventPublisher,
+        bus: InProcessBus | None,
+        relay: OutboxRelay,
+        service: ArtifactService,
+        accounts: AccountService,
+        idempotency: IdempotencyStore,
+        lazy: LazyServices,
     ) -> None:
         self.settings = settings
-        self.db = Database(settings.resolved_database_url)
-        self.blobs = blobs or build_blob_store(settings)
-        self.outbox = Outbox(settings.topic_prefix)
-        self.bus: InProcessBus | None = None
-        self.consumer: IndexConsumer | None = None
-        # Built (cheaply: the model loads on first use) before the service and the consumer,
-        # which tell it what changed.
-        self.indexer = SearchIndexer(
-            self.db,
-            self.blobs,
-            build_embedder(settings.search_embedder, threads=settings.search_embed_threads),
-            text_limit=settings.search_text_limit,
-            pgvector=settings.search_pgvector,
-            pgvector_ef_search=settings.search_pgvector_ef_search,
-            pgvector_exact_limit=settings.search_pgvector_exact_limit,
-            delay=settings.search_index_delay_seconds,
-            embed_delay=settings.search_embed_delay_seconds,
-        )
-        if publisher is None:
-            if settings.event_bus == "kafka":
-                # Signed with the hub's bus secret: consumers tell the hub's own events from
-                # agents' (message-bus ingestion) by it (see consumers/validation.py).
-                publisher = SigningPublisher(
-                    KafkaPublisher(
-                        settings.kafka_bootstrap_servers,
-                        topics=all_topics(settings.topic_prefix),
-                        enable_idempotence=settings.kafka_idempotent_producer,
-                    ),
-                    lambda: self.accounts.hub_bus_secret(settings.bus_signing_secret),
-                )
-            else:
-                # Only this hub's write path produces events here, and it projected each one
-                # in its own transaction (read-your-writes): no index consumer re-applies
-                # them. The bus carries them to downstream subscribers.
-                self.bus = InProcessBus()
-                publisher = self.bus
+        self.db = db
+        self.blobs = blobs
+        self.outbox = outbox
+        self.indexer = indexer
         self.publisher = publisher
-        self.relay = OutboxRelay(
-            self.db,
-            self.outbox,
-            publisher,
-            batch_size=settings.relay_batch_size,
-            poll_interval=settings.relay_poll_interval,
-        )
-        self.service = ArtifactService(
-            self.db,
-            self.blobs,
-            reader=IndexReader(),
-            store=SqlArtifactStore(),
-            events=SqlEventLog(self.outbox),
-            on_commit=self.relay.notify,
-            after_commit=[self.indexer.on_event],
-            default_ttl=settings.default_ttl,
-            source=settings.event_source,
-        )
-        self.accounts = AccountService(
-            self.db, SqlAccountStore(), default_plan=settings.default_plan
-        )
-        self.idempotency = IdempotencyStore(self.db, SqlIdempotencyKeys())
-        self.sweeper = Sweeper(
-            settings,
-            db=self.db,
-            store=SqlSweepStore(),
-            blobs=self.blobs,
-            artifacts=self.service,
-            idempotency=self.idempotency,
-            uploads=lambda: self.uploads,  # built on first use: it needs the signing secret
-        )
+        self.bus = bus
+        self.consumer: None = None
+        self.relay = relay
+        self.service = service
+        self.accounts = accounts
+        self.idempotency = idempotency
+        self._lazy = lazy
         self._started = False
 
-    # Built on first use, not in __init__: a distributed hub without a signing secret must
-    # still run consumers and the relay; only what signs URLs (the API) refuses to start.
+    # Built on first use, not by the bootstrap: a distributed hub without a signing secret
+    # must still run consumers and the relay; only what signs URLs (the API) refuses to start.
     @cached_property
     def signer(self) -> UrlSigner:
         """Signs and verifies the hub's URLs (``SigningSecretMissingError`` if it cannot)."""
-        from artifact_hub.service.signing import UrlSigner, load_signing_secret
-
-        return UrlSigner(load_signing_secret(self.settings))
+        return self._lazy.signer()
 
     @cached_property
     def links(self) -> LinkService:
         """Download links and signed download URLs."""
-        from artifact_hub.adapters.index.stores.links import SqlLinkStore
-        from artifact_hub.service.links import LinkService
-
-        return LinkService(
-            self.db,
-            SqlLinkStore(),
-            self.service,
-            self.signer,
-            self.settings.resolved_public_url,
-            store_url_max_ttl=timedelta(seconds=self.settings.s3_download_url_max_seconds),
-        )
+        return self._lazy.links()
 
     @cached_property
     def uploads(self) -> UploadService:
         """Presigned uploads (upload-url, PUT, complete)."""
-        from artifact_hub.adapters.index.stores.uploads import SqlUploadStore
-        from artifact_hub.service.uploads import UploadService
-
-        return UploadService(
-            self.db,
-            self.service,
-            self.signer,
-            self.settings.resolved_public_url,
-            store=SqlUploadStore(),
-            url_ttl=timedelta(seconds=self.settings.upload_url_ttl_seconds),
-            complete_grace=timedelta(seconds=self.settings.upload_complete_grace_seconds),
-        )
+        return self._lazy.uploads()
 
     @cached_property
     def search(self) -> SearchService:
         """Structured, lexical, semantic and hybrid search, and ``best`` by a metric."""
-        from artifact_hub.adapters.index.stores.search_backend import SqlSearchBackend
-        from artifact_hub.service.search import SearchService
-
-        return SearchService(
-            self.db,
-            SqlSearchBackend(self.indexer.pgvector),
-            self.indexer,
-            self.indexer.embedder,
-            vector_cache_bytes=self.settings.search_vector_cache_bytes,
-        )
+        return self._lazy.search()
 
     async def start(self) -> None:
         """Apply migrations, prepare the blob store, and start the relay."""
@@ -289,12 +196,3 @@ class Hub:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-def bootstrap(settings: HubSettings | None = None, **overrides: Any) -> Hub:
-    """A hub from settings (default: the environment), with field overrides."""
-    if settings is None:
-        return Hub(HubSettings(**overrides))
-    if overrides:
-        settings = HubSettings(**{**settings.model_dump(), **overrides})
-    return Hub(settings)

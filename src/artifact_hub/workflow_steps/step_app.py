@@ -124,12 +124,12 @@ async def _wired_step_service(
 ) -> AsyncIterator[StepService]:
     """The step service over a started hub, stopped on exit.
 
-    Building the hub is the composition root's job; this is the one place the step service
-    reaches for it, so that the root's own ``step_service(settings)`` can take its place.
+    Building the hub is the composition root's job (:func:`artifact_hub.plugin.bootstrap`);
+    this is the one place the step service reaches for it.
     """
-    from artifact_hub.plugin.hub import Hub
+    from artifact_hub.plugin.bootstrap import bootstrap
 
-    async with Hub(settings) as hub:
+    async with bootstrap(settings) as hub:
         yield StepService(
             hub.service, hub.accounts, topic_prefix=settings.topic_prefix, work_dir=work_dir
         )

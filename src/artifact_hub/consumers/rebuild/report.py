@@ -9,7 +9,7 @@ from typing import Any
 
 from artifact_hub.schemas.cloudevents import KafkaRecord
 
-log = logging.getLogger("artifact_hub.adapters.index.rebuild")
+log = logging.getLogger("artifact_hub.consumers.rebuild")
 
 
 Progress = Callable[["RebuildReport"], None]

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.database import Database
-from artifact_hub.adapters.index.rebuild_report import Progress, RebuildReport
+from artifact_hub.adapters.index.rebuild_target import applied_and_waiting, in_log
 from artifact_hub.consumers.projection import IndexConsumer, Outcome
+from artifact_hub.consumers.rebuild.report import Progress, RebuildReport
 from artifact_hub.consumers.validation import IngestRejectedError, IngestValidator
 from artifact_hub.core.errors import (
     EventNotReadyError,
@@ -122,9 +120,7 @@ class _Replay:
     async def finish(self) -> None:
         await self.flush()
         await self.consumer.retry_deferred()
-        async with self.db.connect() as conn:
-            self.report.applied = await _count(conn, t.processed_events)
-            self.report.waiting = await _count(conn, t.deferred_events)
+        self.report.applied, self.report.waiting = await applied_and_waiting(self.db)
         self.report.parked = self.consumer.stats.deferred
         if self.progress is not None:
             self.progress(self.report)
@@ -139,12 +135,5 @@ class _RebuildValidator(IngestValidator):
 
     async def record_applied(self, conn: AsyncConnection, event: EventBase) -> None:
         """Add the event to the target's log unless it is there."""
-        known = await conn.scalar(
-            select(t.outbox.c.id).where(t.outbox.c.event_id == event.event_id)
-        )
-        if known is None:
+        if not await in_log(conn, event.event_id):
             await super().record_applied(conn, event)
-
-
-async def _count(conn: AsyncConnection, table: Any) -> int:
-    return int(await conn.scalar(select(func.count()).select_from(table)) or 0)

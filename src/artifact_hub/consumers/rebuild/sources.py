@@ -1,4 +1,7 @@
-"""Where a rebuild reads events from: the Kafka topics (in event-time order) or the outbox log."""
+"""Where a rebuild reads the topics from: every record up to the end, in event-time order.
+
+The event log (the outbox table) is read with ``adapters/index/rebuild_target.log_batch``.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.outbox import OutboxRow
 from artifact_hub.schemas.cloudevents import KafkaRecord, header_map
 
-log = logging.getLogger("artifact_hub.adapters.index.rebuild")
+log = logging.getLogger("artifact_hub.consumers.rebuild")
 
 
 class _TopicReader:
@@ -134,12 +133,3 @@ def _event_time(raw: ConsumerRecord[bytes, bytes]) -> float:
             except ValueError:
                 break
     return float(raw.timestamp) / 1000
-
-
-async def _log_batch(conn: AsyncConnection, after: int, limit: int) -> list[OutboxRow]:
-    rows = (
-        await conn.execute(
-            select(t.outbox).where(t.outbox.c.id > after).order_by(t.outbox.c.id).limit(limit)
-        )
-    ).all()
-    return [OutboxRow(**row._mapping) for row in rows]

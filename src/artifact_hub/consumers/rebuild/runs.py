@@ -27,32 +27,32 @@ transaction: stop the API and the consumers of the target while it runs.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
-
-from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.database import Database, normalize_url
-from artifact_hub.adapters.index.rebuild_replay import _RebuildValidator, _Replay
-from artifact_hub.adapters.index.rebuild_report import (
+from artifact_hub.adapters.index.rebuild_target import (
+    PROJECTION_TABLES,
+    display_url,
+    log_batch,
+    missing_sqlite_file,
+    prepare_target,
+)
+from artifact_hub.consumers.app import ARTIFACT_TOPICS
+from artifact_hub.consumers.projection import IndexConsumer
+from artifact_hub.consumers.rebuild.replay import _RebuildValidator, _Replay
+from artifact_hub.consumers.rebuild.report import (
     Progress,
     RebuildReport,
     RejectedEvent,
     _collect_into,
 )
-from artifact_hub.adapters.index.rebuild_sources import _log_batch, _TopicReader
-from artifact_hub.consumers.app import ARTIFACT_TOPICS
-from artifact_hub.consumers.projection import IndexConsumer
+from artifact_hub.consumers.rebuild.sources import _TopicReader
 from artifact_hub.consumers.validation import IngestValidator
-from artifact_hub.core.errors import (
-    ConflictError,
-    NotFoundError,
-)
+from artifact_hub.core.errors import NotFoundError
 from artifact_hub.core.settings import HubSettings
+from artifact_hub.plugin.bootstrap import build_accounts, build_blob_store, build_database
 from artifact_hub.schemas.cloudevents import encode
 from artifact_hub.schemas.events import parse_event
 
@@ -65,24 +65,6 @@ __all__ = [
     "rebuild_from_topics",
     "rebuild_index",
 ]
-
-log = logging.getLogger(__name__)
-
-PROJECTION_TABLES = (
-    t.lineage_inputs,
-    t.artifact_lineage,
-    t.access_entries,
-    t.artifact_tags,
-    t.artifact_labels,
-    t.artifact_versions,
-    t.artifacts,
-    t.sessions,
-    t.deferred_events,
-    t.processed_events,
-    t.tenant_usage,
-)
-"""What the events build (and ``force`` empties): the index, the access lists, and the
-consumers' bookkeeping of applied and parked events."""
 
 ValidatorFactory = Callable[[Database], IngestValidator]
 """Makes the validator for the target database (see :func:`rebuild_from_topics`)."""
@@ -121,8 +103,8 @@ async def rebuild_from_topics(
         TimeoutError: The topics stopped delivering before their end offsets.
     """
     started = time.monotonic()
-    db = Database(database_url)
-    report = RebuildReport("topics", _display(db))
+    db = build_database(database_url)
+    report = RebuildReport("topics", display_url(db))
     consumer: IndexConsumer | None = None
     try:
         await prepare_target(db, force=force)
@@ -165,13 +147,13 @@ async def rebuild_from_log(
     """
     started = time.monotonic()
     source_url = normalize_url(source_database_url)
-    missing = _missing_sqlite_file(source_database_url)
+    missing = missing_sqlite_file(source_database_url)
     if missing is not None:
         raise NotFoundError(f"no database at {missing} to read the log from")
     same = source_url == normalize_url(target_database_url)
-    target = Database(target_database_url)
-    source = target if same else Database(source_database_url)
-    report = RebuildReport("log", _display(target))
+    target = build_database(target_database_url)
+    source = target if same else build_database(source_database_url)
+    report = RebuildReport("log", display_url(target))
     try:
         await prepare_target(target, force=force)
         # No validator: the log holds only what the write path or the consumers accepted.
@@ -180,7 +162,7 @@ async def rebuild_from_log(
         after = 0
         while True:
             async with source.connect() as conn:
-                rows = await _log_batch(conn, after, batch_size)
+                rows = await log_batch(conn, after, batch_size)
             if not rows:
                 break
             for row in rows:
@@ -226,19 +208,15 @@ async def rebuild_index(
         return await rebuild_from_log(
             source or hub_database, target_url, force=force, progress=progress
         )
-    accounts_db = Database(hub_database)
+    accounts_db = build_database(hub_database)
 
     def make_validator(db: Database) -> IngestValidator:
-        from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
-        from artifact_hub.plugin.hub import build_blob_store
-        from artifact_hub.service.accounts import AccountService
-
         # The records are checked as the live consumers checked them: the target's parked
         # and applied events, the hub's tenants and secrets, the hub's blob store.
         return _RebuildValidator(
             db,
             build_blob_store(settings),
-            accounts=AccountService(accounts_db, SqlAccountStore()),
+            accounts=build_accounts(accounts_db),
             hub_source=settings.event_source,
             trusted_bus=settings.trusted_bus,
             topic_prefix=settings.topic_prefix,
@@ -256,46 +234,3 @@ async def rebuild_index(
         )
     finally:
         await accounts_db.dispose()
-
-
-async def prepare_target(db: Database, *, force: bool) -> None:
-    """Migrate the target and make sure its index is empty (emptying it with ``force``).
-
-    Raises:
-        ConflictError: The index is not empty and ``force`` is False.
-    """
-    await db.migrate()
-    async with db.connect() as conn:
-        counts = {
-            table.name: int(await conn.scalar(select(func.count()).select_from(table)) or 0)
-            for table in (t.artifacts, t.sessions, t.processed_events, t.deferred_events)
-        }
-    if not any(counts.values()):
-        return
-    if not force:
-        found = ", ".join(f"{count} {name}" for name, count in counts.items() if count)
-        raise ConflictError(
-            f"the target index is not empty ({found}); rebuild into an empty database, "
-            "or force it to empty the index first",
-            **counts,
-        )
-    log.warning("rebuild: emptying the index of %s (%s)", _display(db), counts)
-    async with db.begin() as conn:
-        for table in PROJECTION_TABLES:
-            await conn.execute(delete(table))
-
-
-# ---------------------------------------------------------------------------- applying
-
-
-def _missing_sqlite_file(url: str) -> str | None:
-    """The path of a SQLite file URL whose file does not exist (opening it would create it)."""
-    parsed = normalize_url(url)
-    path = parsed.database
-    if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:"):
-        return None
-    return None if Path(path).exists() else path
-
-
-def _display(db: Database) -> str:
-    return db.url.render_as_string(hide_password=True)
