@@ -100,6 +100,20 @@ async def test_get_maps_no_such_key_to_blob_not_found() -> None:
         await anext(store.get(SHA))
 
 
+async def test_adopt_maps_a_staged_object_gone_before_the_copy_to_blob_not_found() -> None:
+    """A concurrent complete of the same upload removed it between HEAD and CopyObject."""
+    store, client = fake_store()
+    client.head_object.return_value = {"ContentLength": 4}
+    client.copy_object.side_effect = client_error("NoSuchKey", 404)
+
+    with pytest.raises(BlobNotFoundError):
+        await store.adopt("upl_gone", expected_size=4)
+
+    client.copy_object.side_effect = client_error("AccessDenied", 403)
+    with pytest.raises(ClientError):
+        await store.adopt("upl_gone", expected_size=4)
+
+
 async def test_get_maps_a_failed_s3_checksum_to_checksum_mismatch() -> None:
     def chunks(size: int) -> Iterator[bytes]:
         yield b"partial"

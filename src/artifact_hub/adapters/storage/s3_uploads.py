@@ -236,16 +236,25 @@ class S3Uploads(S3Objects):
         """``CopyObject`` with S3 computing a SHA256 of the copy; its hex digest.
 
         ``sha256`` becomes the copy's ``sha256`` metadata, as on blobs ``put`` writes.
+
+        Raises:
+            BlobNotFoundError: ``source`` is gone (a concurrent completion of the same upload
+                adopted it and removed it between our HEAD and this copy).
         """
-        result = self._client.copy_object(
-            Bucket=self.bucket,
-            Key=target,
-            CopySource={"Bucket": self.bucket, "Key": source},
-            ChecksumAlgorithm="SHA256",
-            MetadataDirective="REPLACE",
-            ContentType="application/octet-stream",
-            Metadata={} if sha256 is None else {"sha256": sha256},
-        )
+        try:
+            result = self._client.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                ChecksumAlgorithm="SHA256",
+                MetadataDirective="REPLACE",
+                ContentType="application/octet-stream",
+                Metadata={} if sha256 is None else {"sha256": sha256},
+            )
+        except ClientError as error:
+            if is_not_found(error):
+                raise BlobNotFoundError(source) from error
+            raise
         value = result.get("CopyObjectResult", {}).get("ChecksumSHA256")
         if not value or "-" in value:
             raise ChecksumMismatchError(f"S3 gave no whole-object SHA256 for {source}")

@@ -41,6 +41,7 @@ from artifact_hub.core.errors import (
     SessionSealedError,
     UploadNotFoundError,
 )
+from artifact_hub.ports.blobs import BlobNotFoundError
 from artifact_hub.ports.uploads import UploadRecord
 from artifact_hub.schemas.api import Upload, UploadPart, UploadUrlRequest
 from artifact_hub.schemas.artifacts import Artifact
@@ -260,6 +261,16 @@ class UploadService(UploadStaging):
             # The artifact id is taken: an earlier or concurrent complete of this upload
             # already pushed it. Mark it complete all the same (that one may have crashed).
             pass
+        except BlobNotFoundError:
+            # The staged bytes went away between our look and the adoption: a concurrent
+            # complete adopted them (then its artifact is the answer), or they were swept.
+            row = await self._row(caller, upload_id)
+            if row.completed_at is None:
+                raise InvalidRequestError(
+                    f"nothing was uploaded for {upload_id}: PUT the bytes to its URL first",
+                    upload_id=upload_id,
+                ) from None
+            return await self.artifacts.get(caller, row.artifact_id)
         async with self.db.begin() as conn:
             await self.store.mark_completed(conn, upload_id, datetime.now(UTC))
         await self._discard(upload_id, row.staging_key)
