@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-import artifact_hub
 from artifact_hub.api.errors import check_request_text, errors, install_error_handlers
 from artifact_hub.api.middleware import RateLimiter, install_middleware
+from artifact_hub.core.version import __version__
 from artifact_hub.plugin import Hub
 
 __all__ = ["app_from_environment", "create_app"]
@@ -32,7 +32,7 @@ def create_app(hub: Hub) -> FastAPI:
 
     app = FastAPI(
         title="artifact-hub",
-        version=artifact_hub.__version__,
+        version=__version__,
         lifespan=lifespan,
         dependencies=[Depends(check_request_text)],
     )
@@ -58,7 +58,7 @@ def create_app(hub: Hub) -> FastAPI:
             pending = await hub.outbox.count_pending(conn)
         return {
             "status": "ok",
-            "version": artifact_hub.__version__,
+            "version": __version__,
             "index": hub.db.dialect,
             "blob_store": hub.settings.blob_store,
             "event_bus": hub.settings.event_bus,

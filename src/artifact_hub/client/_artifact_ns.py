@@ -16,7 +16,7 @@ from artifact_hub.schemas.artifacts import Access, Artifact, ArtifactVersion
 from artifact_hub.schemas.lineage import LineageGraph
 
 if TYPE_CHECKING:
-    from artifact_hub.client._async import AsyncClient
+    from artifact_hub.client._api import AsyncApi
 
 __all__ = ["ArtifactNamespace"]
 
@@ -35,7 +35,7 @@ class ArtifactNamespace:
         >>> data = await client.artifact.download(artifact_id=artifact.id)  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncApi) -> None:
         self._client = client
 
     # --- create

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from artifact_hub.client._api import AsyncApi
 from artifact_hub.client._artifact_ns import ArtifactNamespace
-from artifact_hub.client._async_reads import AsyncReads
-from artifact_hub.client._async_writes import AsyncWrites
 
 __all__ = ["AcentaClient", "AsyncClient"]
 
 
-class AsyncClient(AsyncWrites, AsyncReads):
+class AsyncClient(AsyncApi):
     """The asynchronous client of an artifact-hub; ``client.artifact`` is the Acenta API.
 
     Settings come from the arguments, then ``ARTIFACT_HUB_API_KEY``, ``ARTIFACT_HUB_URL``,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+from typing import IO, Any, Literal, Protocol, TypeAlias, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -62,8 +62,14 @@ _CONFIG_KEYS = {
     "agent_id": ("agent_id",),
 }
 
-if TYPE_CHECKING:
-    from artifact_hub.client._requests import Call
+
+class _Retryable(Protocol):
+    """What a retry decision reads of a request (``_requests.Call`` is one)."""
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether sending it twice does no harm."""
+        ...
 
 
 # ------------------------------------------------------------------------------ configuration
@@ -191,7 +197,7 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def should_retry(
-        self, attempt: int, call: Call, status: int | None, *, connection_error: bool = False
+        self, attempt: int, call: _Retryable, status: int | None, *, connection_error: bool = False
     ) -> bool:
         """Whether attempt number ``attempt`` (0-based) may be followed by another."""
         if attempt >= self.max_retries:

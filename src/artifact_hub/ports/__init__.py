@@ -6,6 +6,13 @@ The service layer (``artifact_hub.service``) imports these and never an adapter;
 takes an opaque :data:`~artifact_hub.ports.transactions.Transaction` handle where the work
 must share the caller's transaction (an event and the index rows it implies commit together).
 
-One module per need: ``transactions`` (units of work), ``index`` (artifact reads), and the
-stores each service package writes through.
+- ``transactions``: units of work (read connections, write transactions, group commit).
+- ``index``: tenant-confined reads of artifacts, versions, grants, sessions, lineage.
+- ``events``: record an event (project it into the index, append it to the outbox).
+- ``blobs``: the content-addressed blob store, and direct (presigned) uploads.
+- ``artifacts``, ``accounts``, ``links``, ``uploads``, ``idempotency``, ``search``,
+  ``sweeper``: the rows each service package reads and writes.
+
+Each SQL implementation ends with a ``TYPE_CHECKING`` line that makes mypy check it against
+its port.
 """
