@@ -69,6 +69,9 @@ _SUFFIXES = {
 }
 
 
+_TEXT_TYPES = frozenset({"application/x-yaml", "application/yaml", "application/xml"})
+
+
 def preview_kind(content_type: str | None, name: str) -> str:
     """How to preview a version.
 
@@ -99,7 +102,7 @@ def preview_kind(content_type: str | None, name: str) -> str:
     for suffix, kind in _SUFFIXES.items():
         if lowered.endswith(suffix):
             return kind
-    if ctype.startswith("text/") or ctype in ("application/x-yaml", "application/xml"):
+    if ctype.startswith("text/") or ctype.endswith("+xml") or ctype in _TEXT_TYPES:
         return "text"
     return "none"
 
