@@ -16,6 +16,7 @@ document.addEventListener("DOMContentLoaded", function () {
         elements: graph.elements,
         layout: { name: "dagre", rankDir: "LR", nodeSep: 30, rankSep: 90 },
         wheelSensitivity: 0.2,
+        maxZoom: 1.3,
         style: [
           { selector: "node", style: {
               "label": "data(label)", "shape": "round-rectangle", "width": "label",
@@ -35,6 +36,7 @@ document.addEventListener("DOMContentLoaded", function () {
         var href = event.target.data("href");
         if (href) { window.location.href = href; }
       });
+      window.artifactHubLineage = cy;  // for tests and the browser console
       box.dataset.nodes = String(cy.nodes().length);
       box.dataset.edges = String(cy.edges().length);
       box.classList.add("ready");
