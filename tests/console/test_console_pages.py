@@ -140,6 +140,8 @@ async def test_the_owner_sees_everything_with_security_headers(api: Api, seeded:
         assert "<td>Lima</td>" in page and 'id="links-table"' not in page
         diff = (await client.get(f"/console/artifacts/{seeded.doc}/diff?a=1&b=2")).text
         assert "<code>$.lr</code>" in diff
+        patch = await client.get(f"/console/artifacts/{seeded.doc}/diff?a=1&b=2&unified=true")
+        assert '-{"lr": 0.1}' in patch.text and '+{"lr": 0.2}' in patch.text
         graph = (await client.get(f"/console/artifacts/{seeded.derived}/lineage.json")).json()
         ids = {element["data"]["id"] for element in graph["elements"]}
         assert {seeded.csv, seeded.derived} <= ids

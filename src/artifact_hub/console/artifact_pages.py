@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from artifact_hub.console import previews
 from artifact_hub.console.auth import current_session
-from artifact_hub.console.diffs import DIFF_HEAD_BYTES, json_changes, side_by_side
+from artifact_hub.console.diffs import DIFF_HEAD_BYTES, json_changes, side_by_side, unified
 from artifact_hub.console.pages import hub_of
 from artifact_hub.console.render import ConsoleRoute, page, with_headers
 from artifact_hub.core.errors import InvalidRequestError, PermissionDeniedError
@@ -198,9 +198,16 @@ async def download(request: Request, artifact_id: str, version: VersionQuery = N
 
 @router.get("/{artifact_id}/diff")
 async def diff(
-    request: Request, artifact_id: str, a: VersionQuery = None, b: VersionQuery = None
+    request: Request,
+    artifact_id: str,
+    a: VersionQuery = None,
+    b: VersionQuery = None,
+    unified_format: Annotated[bool, Query(alias="unified")] = False,
 ) -> Response:
-    """The difference between two versions (default: the latest and the one before)."""
+    """The difference between two versions (default: the latest and the one before).
+
+    ``?unified=true`` answers the unified diff as plain text (what ``diff -u`` prints).
+    """
     session = await current_session(request)
     hub = hub_of(request)
     artifact = await hub.service.get(session.caller, artifact_id)
@@ -213,6 +220,11 @@ async def diff(
         _, _, stream = await hub.service.open(session.caller, artifact_id, number)
         data, cut = await previews.read_head(stream, DIFF_HEAD_BYTES)
         sides.append((previews.decode_text(data, cut), cut))
+    if unified_format:
+        text = unified(
+            sides[0][0], sides[1][0], f"{artifact.name}@v{old}", f"{artifact.name}@v{new}"
+        )
+        return with_headers(Response(text, media_type="text/plain; charset=utf-8"))
     kind = previews.preview_kind(artifact.content_type, artifact.name)
     changes = None
     if kind in ("json", "notebook") and not (sides[0][1] or sides[1][1]):

@@ -37,7 +37,7 @@ __all__ = [
 
 HEAD_BYTES = 64 * 1024
 """Text, Markdown and JSON previews read this much of the start of a version."""
-GRID_HEAD_BYTES = 1024 * 1024
+GRID_HEAD_BYTES = 256 * 1024
 """CSV and TSV grids read this much (every row in it can be paged through)."""
 WHOLE_FILE_LIMIT = 8 * 1024 * 1024
 """Notebooks and Parquet files up to this size are previewed (they need the whole file)."""
