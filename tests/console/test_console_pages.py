@@ -26,6 +26,7 @@ class Seeded:
     csv: str
     doc: str
     derived: str
+    pdf: str
     session: str = "run-7"
 
 
@@ -78,13 +79,17 @@ async def seeded(api: Api) -> AsyncIterator[Seeded]:
         inputs=[LineageInput(artifact_id=csv.artifact_id, version=1)],
     )
     derived = await hub.service.push(owner, b"model", name="model.bin", lineage=lineage)
-    yield Seeded(csv.artifact_id, doc.artifact_id, derived.artifact_id)
+    pdf = await hub.service.push(
+        owner, b"%PDF-1.4\n%%EOF\n", name="paper.pdf", content_type="application/pdf"
+    )
+    yield Seeded(csv.artifact_id, doc.artifact_id, derived.artifact_id, pdf.artifact_id)
 
 
 def _pages(s: Seeded) -> list[str]:
     return [
         f"/console/artifacts/{s.csv}",
         f"/console/artifacts/{s.csv}/raw",
+        f"/console/artifacts/{s.pdf}/raw",
         f"/console/artifacts/{s.csv}/download",
         f"/console/artifacts/{s.doc}/diff?a=1&b=2",
         f"/console/artifacts/{s.derived}/lineage",
@@ -122,7 +127,9 @@ async def test_the_owner_sees_everything_with_security_headers(api: Api, seeded:
         assert "weather.csv" in (await client.get("/console/?content_type=text/csv")).text
         for url in _pages(seeded):
             response = await client.get(url)
-            if url.endswith("/raw"):  # a CSV is never served inline
+            if url.endswith(f"{seeded.pdf}/raw"):
+                assert response.status_code == 200
+            elif url.endswith("/raw"):  # a CSV is never served inline
                 assert response.status_code == 400 and _code(response) == "invalid_request"
             elif url.endswith("/download"):
                 assert response.status_code == 303
@@ -136,6 +143,13 @@ async def test_the_owner_sees_everything_with_security_headers(api: Api, seeded:
                 assert signed.content == b"city,temp\nOslo,3\nLima,19\n"
             else:
                 assert response.status_code == 200, (url, response.text[:300])
+        pdf = await client.get(f"/console/artifacts/{seeded.pdf}")
+        assert f'src="/console/artifacts/{seeded.pdf}/raw?version=1"' in pdf.text
+        raw = await client.get(f"/console/artifacts/{seeded.pdf}/raw?version=1")
+        assert raw.headers["content-type"] == "application/pdf"
+        assert raw.headers["content-disposition"] == "inline"
+        assert "sandbox" in raw.headers["content-security-policy"]
+        assert raw.content.startswith(b"%PDF")
         page = (await client.get(f"/console/artifacts/{seeded.csv}")).text
         assert "<td>Lima</td>" in page and 'id="links-table"' not in page
         diff = (await client.get(f"/console/artifacts/{seeded.doc}/diff?a=1&b=2")).text

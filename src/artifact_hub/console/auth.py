@@ -20,6 +20,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -140,8 +141,9 @@ def check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    if origin != own:
+    # The host only: behind a proxy that ends TLS the hub may see http while the browser
+    # says https; another site's page always names another host.
+    if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
         raise PermissionDeniedError("cross-site request refused", origin=origin)
 
 
