@@ -227,11 +227,18 @@ async def diff(
         return with_headers(Response(text, media_type="text/plain; charset=utf-8"))
     kind = previews.preview_kind(artifact.content_type, artifact.name)
     changes = None
+    texts = [sides[0][0], sides[1][0]]
     if kind in ("json", "notebook") and not (sides[0][1] or sides[1][1]):
         try:
-            changes = json_changes(json.loads(sides[0][0]), json.loads(sides[1][0]))
+            documents = [json.loads(text) for text in texts]
         except ValueError:
-            changes = None
+            documents = []
+        if documents:
+            changes = json_changes(documents[0], documents[1])
+            # Line by line on the documents laid out alike (a one-line JSON is one line).
+            texts = [
+                json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) for doc in documents
+            ]
     return page(
         request,
         "diff.html",
@@ -240,7 +247,7 @@ async def diff(
         numbers=numbers,
         old=old,
         new=new,
-        rows=side_by_side(sides[0][0], sides[1][0]),
+        rows=side_by_side(texts[0], texts[1]),
         changes=changes,
         truncated=sides[0][1] or sides[1][1],
     )

@@ -12,9 +12,10 @@ document.addEventListener("DOMContentLoaded", function () {
     var event = JSON.parse(message.data);
     var row = document.createElement("tr");
     row.className = "new";
-    [String(event.id), event.at, event.type].forEach(function (text) {
+    [String(event.id), event.at, event.type].forEach(function (text, index) {
       var cell = document.createElement("td");
       cell.textContent = text;
+      if (index === 0) { cell.className = "num"; }
       row.appendChild(cell);
     });
     var subject = document.createElement("td");
