@@ -68,6 +68,7 @@ def create_app(hub: Hub) -> FastAPI:
     # Each router module registers its own endpoints; see docs/rest-api.md for the table.
     for router in _routers():
         app.include_router(router)
+    app.include_router(_console_router())  # the web console at /console/ (docs/console.md)
     return app
 
 
@@ -81,6 +82,12 @@ def app_from_environment() -> FastAPI:
     from artifact_hub.plugin.bootstrap import bootstrap
 
     return create_app(bootstrap(HubSettings()))
+
+
+def _console_router() -> Any:
+    from artifact_hub.console import router
+
+    return router
 
 
 def _routers() -> list[Any]:
