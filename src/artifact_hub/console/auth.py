@@ -61,12 +61,8 @@ class ConsoleSession:
 
 
 def console_reads(request: Request) -> ConsoleReads:
-    """The console's read service of this app (built once per app)."""
-    reads: ConsoleReads | None = getattr(request.app.state, "console_reads", None)
-    if reads is None:
-        reads = ConsoleReads(_hub(request).db)
-        request.app.state.console_reads = reads
-    return reads
+    """The console's read service of this app's hub (the bootstrap wires it)."""
+    return _hub(request).console
 
 
 def _hub(request: Request) -> Hub:

@@ -21,9 +21,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-import artifact_hub
 from artifact_hub.console.auth import ConsoleSession, SignInRequired
 from artifact_hub.core.errors import ArtifactHubError, InvalidRequestError
+from artifact_hub.core.version import __version__
 
 __all__ = ["ConsoleRoute", "page", "with_headers"]
 
@@ -76,7 +76,7 @@ ENV = Environment(
     lstrip_blocks=True,
 )
 ENV.filters.update(bytes=_bytes, when=_when, tojson_text=_json, urlpart=lambda s: quote(str(s)))
-ENV.globals.update(query=_query, version=artifact_hub.__version__)
+ENV.globals.update(query=_query, version=__version__)
 
 
 def with_headers(response: Response) -> Response:

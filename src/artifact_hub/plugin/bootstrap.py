@@ -30,6 +30,7 @@ from artifact_hub.adapters.index.queries import IndexReader
 from artifact_hub.adapters.index.search import SearchIndexer
 from artifact_hub.adapters.index.stores.accounts import SqlAccountStore
 from artifact_hub.adapters.index.stores.artifacts import SqlArtifactStore
+from artifact_hub.adapters.index.stores.console import SqlConsoleStore
 from artifact_hub.adapters.index.stores.events import SqlEventLog
 from artifact_hub.adapters.index.stores.idempotency import SqlIdempotencyKeys
 from artifact_hub.adapters.index.stores.links import SqlLinkStore
@@ -42,6 +43,7 @@ from artifact_hub.plugin.hub import Hub, LazyServices
 from artifact_hub.ports.blobs import BlobStore
 from artifact_hub.service.accounts import AccountService
 from artifact_hub.service.artifacts import ArtifactService
+from artifact_hub.service.console_reads import ConsoleReads
 from artifact_hub.service.embedders import build_embedder
 from artifact_hub.service.idempotency import IdempotencyStore
 from artifact_hub.service.links import LinkService
@@ -191,6 +193,7 @@ def bootstrap(
             links=lambda: _links(hub),
             uploads=lambda: _uploads(hub),
             search=lambda: _search(hub),
+            console=lambda: ConsoleReads(db, SqlConsoleStore()),
         ),
     )
     hub.sweeper = Sweeper(

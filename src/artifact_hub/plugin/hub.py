@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     from artifact_hub.adapters.index.database import Database
     from artifact_hub.adapters.index.outbox import Outbox
     from artifact_hub.adapters.index.search import SearchIndexer
-    from artifact_hub.adapters.storage.base import BlobStore
+    from artifact_hub.ports.blobs import BlobStore
     from artifact_hub.service.accounts import AccountService
     from artifact_hub.service.artifacts import ArtifactService
+    from artifact_hub.service.console_reads import ConsoleReads
     from artifact_hub.service.idempotency import IdempotencyStore
     from artifact_hub.service.links import LinkService
     from artifact_hub.service.search import SearchService
@@ -50,6 +51,7 @@ class LazyServices:
     links: Callable[[], LinkService]
     uploads: Callable[[], UploadService]
     search: Callable[[], SearchService]
+    console: Callable[[], ConsoleReads]
 
 
 class Hub:
@@ -126,6 +128,11 @@ class Hub:
     def search(self) -> SearchService:
         """Structured, lexical, semantic and hybrid search, and ``best`` by a metric."""
         return self._lazy.search()
+
+    @cached_property
+    def console(self) -> ConsoleReads:
+        """The web console's reads beyond the REST API's: sessions, the event feed, keys."""
+        return self._lazy.console()
 
     async def start(self) -> None:
         """Apply migrations, prepare the blob store, and start the relay."""

@@ -7,9 +7,9 @@ and ACL checks apply.
 
 from __future__ import annotations
 
-from artifact_hub.adapters.index.console_queries import ConsoleQueries, EventRow, SessionPage
-from artifact_hub.adapters.index.database import Database
 from artifact_hub.core.errors import AuthenticationError, InvalidRequestError
+from artifact_hub.ports.console import ConsoleStore, EventRow, SessionPage
+from artifact_hub.ports.transactions import Transactions
 from artifact_hub.schemas.identity import Caller
 
 __all__ = ["ConsoleReads", "EventRow", "SessionPage"]
@@ -21,12 +21,13 @@ class ConsoleReads:
     """Tenant-confined reads for the console.
 
     Args:
-        db: The index database.
+        db: The index's transactions.
+        store: The console's reads (sessions, events, keys).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Transactions, store: ConsoleStore) -> None:
         self.db = db
-        self.queries = ConsoleQueries()
+        self.queries = store
 
     async def caller_for_key(self, key_id: str) -> Caller:
         """The caller of a live API key, by its id (a console session names only the id).

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,29 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.queries import IndexReader
 from artifact_hub.core.errors import InvalidRequestError
+from artifact_hub.ports.console import ConsoleStore, EventRow, SessionPage
 from artifact_hub.schemas.artifacts import Session
 from artifact_hub.schemas.identity import Caller
 
-__all__ = ["ConsoleQueries", "EventRow", "SessionPage"]
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One event of the tenant's log (the outbox), as the live feed shows it."""
-
-    id: int
-    event_type: str
-    key: str
-    created_at: datetime
-    payload: str
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPage:
-    """A page of sessions, newest first, and the cursor of the next one."""
-
-    items: list[Session]
-    next_cursor: str | None
+__all__ = ["SqlConsoleStore"]
 
 
 def _encode(created_at: datetime, session_id: str) -> str:
@@ -62,7 +44,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), session_id
 
 
-class ConsoleQueries:
+class SqlConsoleStore:
     """The console's SQL (the service layer calls it; the console itself never does)."""
 
     async def caller_for_key(self, conn: AsyncConnection, key_id: str) -> Caller | None:
@@ -158,3 +140,7 @@ class ConsoleQueries:
             )
         )
         return {row.artifact_id for row in rows}
+
+
+if TYPE_CHECKING:
+    _port: type[ConsoleStore] = SqlConsoleStore  # mypy checks the store against the port
