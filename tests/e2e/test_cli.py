@@ -44,6 +44,7 @@ class LiveHub:
     key: str
     data_dir: Path
     home: Path
+    log: Path
 
     def env(self, **changes: str | None) -> dict[str, str | None]:
         """The environment of a CLI call (``None`` unsets a variable)."""
@@ -121,7 +122,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
                 pytest.fail(f"serve did not come up:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.1)
         key = (data_dir / "bootstrap-key.txt").read_text().strip()
-        yield LiveHub(url=url, key=key, data_dir=data_dir, home=home)
+        yield LiveHub(url=url, key=key, data_dir=data_dir, home=home, log=log_path)
     finally:
         process.terminate()
         try:
@@ -157,6 +158,16 @@ def test_serve_answers_health_on_loopback(hub: LiveHub) -> None:
     key_file = hub.data_dir / "bootstrap-key.txt"
     assert hub.key.startswith("ak_live_")
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_serve_says_where_the_web_console_is_and_it_answers(hub: LiveHub) -> None:
+    line = next(x for x in hub.log.read_text().splitlines() if "web console on" in x)
+    console = line.split("web console on ", 1)[1].split()[0]
+    assert console == f"{hub.url}/console/"
+    page = httpx.get(console, timeout=5)  # not signed in: the sign-in page
+    assert page.status_code == 200 or page.is_redirect
+    final = httpx.get(console, timeout=5, follow_redirects=True)
+    assert final.status_code == 200 and "API key" in final.text
 
 
 def test_db_upgrade_works_locally(tmp_path: Path) -> None:

@@ -168,6 +168,9 @@ def serve(
         f"index={settings.resolved_database_url}  blobs={blobs}  events={settings.event_bus}  "
         f"workers={count}"
     )
+    errors.print(
+        f"web console on http://{settings.host}:{settings.port}/console/ (sign in with a key)"
+    )
     # Read timeouts and a connection cap (api/server.py: uvicorn has no header timeout).
     from artifact_hub.api import server
 
