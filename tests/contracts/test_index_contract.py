@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
@@ -16,6 +17,7 @@ from artifact_hub.adapters.index import (
     IndexReader,
     Outbox,
 )
+from artifact_hub.adapters.index import tables as t
 from artifact_hub.core.errors import EventNotReadyError, EventRejectedError, InvalidRequestError
 from artifact_hub.schemas import (
     ArtifactDeleted,
@@ -55,6 +57,26 @@ async def test_migrations_create_every_table_and_are_idempotent(database: Databa
         "outbox",
         "alembic_version",
     } <= names
+
+
+async def test_the_migrations_build_exactly_the_indexes_tables_py_declares(
+    database: Database,
+) -> None:
+    """tables.py is the schema's source of truth: every index it names, a migration made."""
+
+    def indexes(sync: Any) -> dict[str, set[tuple[str, ...]]]:
+        inspector = inspect(sync)
+        return {
+            table: {tuple(i["column_names"]) for i in inspector.get_indexes(table)}
+            for table in t.metadata.tables
+        }
+
+    async with database.connect() as conn:
+        built = await conn.run_sync(indexes)
+    for table in t.metadata.sorted_tables:
+        declared = {tuple(c.name for c in index.columns) for index in table.indexes}
+        missing = declared - built[table.name]
+        assert not missing, f"{table.name}: no migration creates the index on {missing}"
 
 
 async def test_history_is_projected(database: Database) -> None:

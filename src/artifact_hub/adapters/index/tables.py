@@ -362,9 +362,10 @@ outbox = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
     Index(None, "sent_at", "id"),
+    Index(None, "tenant_id", "id"),  # a tenant's newest events (the console's live feed)
 )
 
-# Search (service/search.py): one document per live artifact, the text that lexical and semantic
+# Search (service/search/): one document per live artifact, the text that lexical and semantic
 # search see (name, kind, labels, tags, metadata values and the text of text-like content). Kept
 # up to date after each commit by ``SearchIndexer``; ``revision`` is the artifact's revision it
 # was built from, so a stale or missing document is found with one join. Derived data only:
