@@ -32,7 +32,7 @@ from _common import Latency, machine_facts, print_facts, print_json, progress
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.api import create_app
 from artifact_hub.core.settings import HubSettings
-from artifact_hub.plugin import Hub
+from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.schemas.lineage import Lineage, LineageInput
 
 BUDGET_MS = 200.0
@@ -127,7 +127,7 @@ async def _timed(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -
 
 
 async def _bench(settings: HubSettings, rows: int, repeat: int) -> list[Latency]:
-    hub = Hub(settings)
+    hub = bootstrap(settings)
     await hub.start()
     try:
         task = hub.indexer._reindex_task

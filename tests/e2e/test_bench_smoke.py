@@ -394,3 +394,24 @@ def test_bench_peer_runs_hub_side_without_mlflow(tmp_path: Path) -> None:
     assert ceiling["artifact-hub"]["listed"] == 20
     # Both servers stopped and the work folder is gone.
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_console_runs_and_prints_every_page(tmp_path: Path) -> None:
+    out = run_bench(
+        ROOT / "bench" / "bench_console.py", "--rows", "200", "--repeat", "2", "--json", timeout=300
+    )
+    report = json.loads(out.strip().splitlines()[-1])
+    rows = report["results"]["sqlite"]
+    assert {row["key"] for row in rows} == {
+        "list",
+        "artifact",
+        "diff",
+        "lineage",
+        "sessions",
+        "events",
+    }
+    for row in rows:
+        assert row["samples"] == 2
+        assert math.isfinite(row["hub_p50_ms"]) and row["hub_p50_ms"] > 0
+        assert math.isfinite(row["baseline_p50_ms"]) and row["baseline_p50_ms"] > 0
+        assert row["metric"] in out  # the table printed it too
