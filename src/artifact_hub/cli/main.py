@@ -1,10 +1,10 @@
 """``artifact-hub``: run the hub and its workers, and work with artifacts on a hub.
 
-Two kinds of command live here. ``serve``, ``consumers``, ``relay``, ``db``, ``sweep`` and
-``admin`` work where the hub runs, on its settings (the embedded mode's data folder, or the
-database and store the ``ARTIFACT_HUB_*`` settings name). The artifact commands (``push``,
-``pull``, ``ls``, ... in :mod:`artifact_hub.cli.remote`) talk to a running hub over HTTP
-through the SDK's ``Client``, wherever it is (``--url`` / ``ARTIFACT_HUB_URL``).
+Two kinds of command live here. ``serve``, ``consumers``, ``relay``, ``db``, ``sweep``,
+``health`` and ``admin`` work where the hub runs, on its settings (the embedded mode's data
+folder, or the database and store the ``ARTIFACT_HUB_*`` settings name). The artifact
+commands (``push``, ``pull``, ``ls``, ... in :mod:`artifact_hub.cli.remote`) talk to a running
+hub over HTTP through the SDK's ``Client``, wherever it is (``--url`` / ``ARTIFACT_HUB_URL``).
 """
 
 from __future__ import annotations
