@@ -93,6 +93,40 @@ def ensure_bootstrap_key(settings: HubSettings) -> tuple[str | None, Path]:
     return key, path
 
 
+@admin_app.command("bootstrap")
+def bootstrap_key(
+    data_dir: DataDir = None,
+    show: Annotated[
+        bool, typer.Option("--print/--no-print", help="Print the key on stdout.")
+    ] = True,
+) -> None:
+    """Create the first tenant and API key on a hub without tenants, and save the key.
+
+    The key goes to DATA_DIR/bootstrap-key.txt (mode 0600), as `serve` does on an empty hub.
+    Safe to run again: a hub with tenants keeps them, and the saved key is printed again.
+    """
+    from artifact_hub.cli.output import fail as _fail
+
+    settings = _settings(data_dir)
+    try:
+        key, path = ensure_bootstrap_key(settings)
+    except ArtifactHubError as error:
+        _fail(error)
+    if key is None and not path.exists():
+        errors.print(f"the hub has tenants already and {path} does not exist: no key to print")
+        return
+    if key is None:
+        key = path.read_text(encoding="utf-8").strip()
+        errors.print(f"the hub had tenants already; the first API key, saved in {path}:")
+    else:
+        errors.print(
+            f"new hub: tenant {settings.bootstrap_tenant!r}, agent 'agent'; API key saved "
+            f"to {path} (mode 0600):"
+        )
+    if show:
+        typer.echo(key)
+
+
 @admin_app.command("create-tenant")
 def create_tenant(
     tenant_id: Annotated[str, typer.Argument(help="The tenant's id.")],

@@ -1,10 +1,10 @@
 """``artifact-hub``: run the hub and its workers, and work with artifacts on a hub.
 
-Two kinds of command live here. ``serve``, ``consumers``, ``relay``, ``db``, ``sweep`` and
-``admin`` work where the hub runs, on its settings (the embedded mode's data folder, or the
-database and store the ``ARTIFACT_HUB_*`` settings name). The artifact commands (``push``,
-``pull``, ``ls``, ... in :mod:`artifact_hub.cli.remote`) talk to a running hub over HTTP
-through the SDK's ``Client``, wherever it is (``--url`` / ``ARTIFACT_HUB_URL``).
+Two kinds of command live here. ``serve``, ``consumers``, ``relay``, ``db``, ``sweep``,
+``health`` and ``admin`` work where the hub runs, on its settings (the embedded mode's data
+folder, or the database and store the ``ARTIFACT_HUB_*`` settings name). The artifact
+commands (``push``, ``pull``, ``ls``, ... in :mod:`artifact_hub.cli.remote`) talk to a running
+hub over HTTP through the SDK's ``Client``, wherever it is (``--url`` / ``ARTIFACT_HUB_URL``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import typer
 
 from artifact_hub.cli.admin import admin_app, ensure_bootstrap_key
 from artifact_hub.cli.datadir import announce, existing_hub_settings
+from artifact_hub.cli.health import health, with_heartbeat
 from artifact_hub.cli.output import EXIT_CODES, HUB_UNREACHABLE, console, errors, fail, print_json
 from artifact_hub.cli.remote import HubOptions, register
 from artifact_hub.cli.workflow_cli import workflow_app
@@ -47,6 +48,7 @@ index_app = typer.Typer(
 app.add_typer(index_app, name="index", rich_help_panel="Hub")
 app.add_typer(admin_app, name="admin", rich_help_panel="Hub")
 app.add_typer(workflow_app, name="workflow", rich_help_panel="Workflows")
+app.command(rich_help_panel="Hub")(health)
 register(app)
 
 T = TypeVar("T")
@@ -238,7 +240,7 @@ def consumers(
     """Run the validating index consumers on Kafka (one member of the consumer group)."""
     from artifact_hub.consumers.runner import run_consumers
 
-    _run(run_consumers(_existing(data_dir, consumer_group=group)))
+    _run(with_heartbeat(run_consumers(_existing(data_dir, consumer_group=group)), "consumers"))
 
 
 @app.command(rich_help_panel="Hub")
@@ -290,7 +292,7 @@ def relay(data_dir: DataDir = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         hub.relay.start()
         errors.print(f"relaying the outbox of {settings.resolved_database_url}")
-        await stop.wait()
+        await with_heartbeat(stop.wait(), "relay", lambda: {"active": hub.relay.active})
         await hub.relay.stop()
         await hub.stop()
 
