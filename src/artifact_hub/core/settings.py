@@ -36,6 +36,16 @@ class HubSettings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     s3_prefix: str = "blobs/"
+    s3_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description=(
+            "Attempts per S3 call, the first included (botocore's standard retry mode: 5xx, "
+            "throttling and connection errors, jittered exponential backoff); what still "
+            "fails answers 503 storage_unavailable."
+        ),
+    )
     event_bus: Literal["inprocess", "kafka"] = "inprocess"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_idempotent_producer: bool = Field(
