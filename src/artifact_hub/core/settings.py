@@ -53,6 +53,22 @@ class HubSettings(BaseSettings):
     )
     topic_prefix: str = ""
     consumer_group: str = "artifact-hub-index"
+    consumer_session_timeout_ms: int | None = Field(
+        default=None,
+        ge=1000,
+        description=(
+            "`consumers`: Kafka group session timeout (default: the client's, 10 s). Lower "
+            "makes the group notice a dead member sooner; more rebalances on a slow host."
+        ),
+    )
+    consumer_heartbeat_interval_ms: int | None = Field(
+        default=None, ge=100, description="`consumers`: group heartbeat interval (client default)."
+    )
+    consumer_rebalance_timeout_ms: int | None = Field(
+        default=None,
+        ge=500,
+        description="`consumers`: how long a rebalance waits for members to rejoin.",
+    )
     event_source: str = "artifact-hub"
     trusted_bus: bool = Field(
         default=False,
