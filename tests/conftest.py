@@ -195,7 +195,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    distributed_report.collect(report.user_properties)
+    if report.when == "teardown":  # the figures ride on each phase's report: take one
+        distributed_report.collect(report.user_properties)
     if not _CONFIG:
         return
     stash = _CONFIG[0].stash
