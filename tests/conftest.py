@@ -38,6 +38,7 @@ os.environ.setdefault("ARTIFACT_HUB_SEARCH_EMBEDDER", "hashing")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.distributed import report as distributed_report  # noqa: E402
 from tests.services import (  # noqa: E402
     KafkaBroker,
     PostgresServer,
@@ -194,6 +195,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":  # the figures ride on each phase's report: take one
+        distributed_report.collect(report.user_properties)
     if not _CONFIG:
         return
     stash = _CONFIG[0].stash
@@ -216,6 +219,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    distributed_report.summarize(terminalreporter.write_line, terminalreporter.section)
     outcomes = config.stash.get(_outcomes_key, {})
     if not outcomes:
         return

@@ -17,6 +17,7 @@ from artifact_hub.core.errors import (
     NotFoundError,
     RateLimitedError,
     ServerError,
+    StorageUnavailableError,
 )
 
 __all__ = [
@@ -38,7 +39,8 @@ class ErrorDetail(BaseModel):
     message: str
     status: int
     retry_after_seconds: float | None = None
-    """With ``rate_limited`` only: seconds to wait (also the ``Retry-After`` header)."""
+    """With ``rate_limited`` and ``storage_unavailable``: seconds to wait (also the
+    ``Retry-After`` header)."""
 
 
 class ErrorBody(BaseModel):
@@ -61,6 +63,8 @@ _MEANINGS = {
     429: "rate_limited (see Retry-After)",
     500: "server_error: the hub failed; idempotent calls may retry with backoff",
     501: "search_unavailable: no embedder for semantic search",
+    503: "storage_unavailable: the blob store failed after its retries; nothing was written "
+    "(see Retry-After)",
 }
 
 
@@ -97,13 +101,13 @@ def check_request_text(request: Request) -> None:
 
 
 def error_response(error: ArtifactHubError, status: int | None = None) -> JSONResponse:
-    """The JSON response for a hub error (with ``Retry-After`` when rate limited).
+    """The JSON response for a hub error (with ``Retry-After`` when it says when to retry).
 
     ``status`` overrides the error's own (e.g. 422 for a body that fails validation); the
     body's ``status`` always equals the HTTP status.
     """
     headers = {}
-    if isinstance(error, RateLimitedError):
+    if isinstance(error, RateLimitedError | StorageUnavailableError):
         headers["Retry-After"] = str(max(1, round(error.retry_after_seconds)))
     body = error.to_dict()
     if status is not None:

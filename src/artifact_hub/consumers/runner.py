@@ -50,6 +50,16 @@ def build_validated_consumer(
     return IndexConsumer(db, validator=validator, max_wait=max_wait, after_apply=after_apply)
 
 
+def _group_timeouts(settings: HubSettings) -> dict[str, int]:
+    """The group timeouts the settings name (the others keep aiokafka's defaults)."""
+    values = {
+        "session_timeout_ms": settings.consumer_session_timeout_ms,
+        "heartbeat_interval_ms": settings.consumer_heartbeat_interval_ms,
+        "rebalance_timeout_ms": settings.consumer_rebalance_timeout_ms,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
 async def run_consumers(settings: HubSettings, *, maintain_every: float = 5.0) -> None:
     """Run the validating index consumer until the process is stopped (SIGINT / SIGTERM)."""
     parts = consumer_parts(settings)
@@ -69,6 +79,7 @@ async def run_consumers(settings: HubSettings, *, maintain_every: float = 5.0) -
             consumer,
             group_id=settings.consumer_group,
             topic_prefix=settings.topic_prefix,
+            **_group_timeouts(settings),
         )
 
         async def maintain() -> None:

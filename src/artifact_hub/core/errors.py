@@ -31,6 +31,7 @@ classes with :func:`error_for_code`::
     ├── ChecksumMismatchError          checksum_mismatch        422
     ├── RateLimitedError               rate_limited             429
     ├── ServerError                    server_error             500
+    │   └── StorageUnavailableError    storage_unavailable      503 (S3 failing; Retry-After)
     ├── SearchUnavailableError         search_unavailable       501 (no embedder for
     │                                                            semantic search)
     ├── EventRejectedError             event_rejected           (events only: the reason a
@@ -70,6 +71,7 @@ __all__ = [
     "SessionSealedError",
     "StepInputError",
     "StepTimeoutError",
+    "StorageUnavailableError",
     "TTLExceedsPlanLimitError",
     "TemplateError",
     "UnknownAgentError",
@@ -276,11 +278,8 @@ class ChecksumMismatchError(ArtifactHubError):
     status = 422
 
 
-class RateLimitedError(ArtifactHubError):
-    """Too many requests for the tenant; retry after ``retry_after_seconds``."""
-
-    code = "rate_limited"
-    status = 429
+class _RetryAfter(ArtifactHubError):
+    """An error that says when to try again: ``retry_after_seconds`` (the API's Retry-After)."""
 
     def __init__(
         self, message: str | None = None, *, retry_after_seconds: float = 1.0, **context: Any
@@ -295,11 +294,25 @@ class RateLimitedError(ArtifactHubError):
         return body
 
 
+class RateLimitedError(_RetryAfter):
+    """Too many requests for the tenant; retry after ``retry_after_seconds``."""
+
+    code = "rate_limited"
+    status = 429
+
+
 class ServerError(ArtifactHubError):
     """Something failed on the hub's side; idempotent calls may retry with backoff."""
 
     code = "server_error"
     status = 500
+
+
+class StorageUnavailableError(ServerError, _RetryAfter):
+    """The blob store kept failing after its retries; nothing was written. Retry later."""
+
+    code = "storage_unavailable"
+    status = 503
 
 
 class SearchUnavailableError(ArtifactHubError):
@@ -363,6 +376,7 @@ _ALL: tuple[type[ArtifactHubError], ...] = (
     ChecksumMismatchError,
     RateLimitedError,
     ServerError,
+    StorageUnavailableError,
     SearchUnavailableError,
     EventRejectedError,
     EventNotReadyError,

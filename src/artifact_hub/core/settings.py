@@ -36,6 +36,16 @@ class HubSettings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     s3_prefix: str = "blobs/"
+    s3_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description=(
+            "Attempts per S3 call, the first included (botocore's standard retry mode: 5xx, "
+            "throttling and connection errors, jittered exponential backoff); what still "
+            "fails answers 503 storage_unavailable."
+        ),
+    )
     event_bus: Literal["inprocess", "kafka"] = "inprocess"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_idempotent_producer: bool = Field(
@@ -43,6 +53,22 @@ class HubSettings(BaseSettings):
     )
     topic_prefix: str = ""
     consumer_group: str = "artifact-hub-index"
+    consumer_session_timeout_ms: int | None = Field(
+        default=None,
+        ge=1000,
+        description=(
+            "`consumers`: Kafka group session timeout (default: the client's, 10 s). Lower "
+            "makes the group notice a dead member sooner; more rebalances on a slow host."
+        ),
+    )
+    consumer_heartbeat_interval_ms: int | None = Field(
+        default=None, ge=100, description="`consumers`: group heartbeat interval (client default)."
+    )
+    consumer_rebalance_timeout_ms: int | None = Field(
+        default=None,
+        ge=500,
+        description="`consumers`: how long a rebalance waits for members to rejoin.",
+    )
     event_source: str = "artifact-hub"
     trusted_bus: bool = Field(
         default=False,

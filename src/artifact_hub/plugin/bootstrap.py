@@ -83,6 +83,7 @@ def build_blob_store(settings: HubSettings) -> BlobStore:
             aws_access_key_id=settings.s3_access_key_id,
             aws_secret_access_key=settings.s3_secret_access_key,
             prefix=settings.s3_prefix,
+            max_attempts=settings.s3_max_attempts,
             # In the data folder, not /tmp: the next start finds what a killed process left.
             spool_dir=settings.data_dir / "spool",
         )

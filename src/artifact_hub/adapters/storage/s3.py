@@ -43,6 +43,7 @@ from artifact_hub.adapters.storage.s3_client import (
     STAGING_PREFIX,
     is_not_found,
     sha256_header,
+    storage_errors,
 )
 from artifact_hub.adapters.storage.s3_uploads import S3Uploads
 from artifact_hub.core.errors import ChecksumMismatchError
@@ -80,6 +81,9 @@ class S3BlobStore(S3Uploads, S3Cleanup):
             what a killed process left). It needs room for the largest blob being written.
         client: A ready boto3 S3 client; the connection arguments above are then ignored,
             and :meth:`close` leaves it open.
+        max_attempts: Attempts per S3 call in botocore's standard retry mode (5xx,
+            throttling, connection errors; jittered exponential backoff). What still fails
+            raises :class:`~artifact_hub.core.errors.StorageUnavailableError`.
     """
 
     async def put(
@@ -97,6 +101,8 @@ class S3BlobStore(S3Uploads, S3Cleanup):
         Raises:
             ChecksumMismatchError: The bytes do not hash to ``expected_sha256``.
             FileTooLargeError: More than ``max_size`` bytes arrived.
+            StorageUnavailableError: S3 kept failing after the client's retries; nothing new
+                is visible under the blob's key.
             ValueError: ``expected_sha256`` is not a lowercase hex sha256.
         """
         if expected_sha256 is not None:
@@ -111,7 +117,8 @@ class S3BlobStore(S3Uploads, S3Cleanup):
             # When this task is cancelled here, the worker thread goes on: either the upload
             # completes (a verified blob, fine) or the spool file is removed under it, a part
             # fails and boto3 aborts the multipart upload. Nothing partial becomes visible.
-            await asyncio.to_thread(self._upload, spooled, sha256)
+            with storage_errors():
+                await asyncio.to_thread(self._upload, spooled, sha256)
         return BlobInfo(sha256=sha256, size=size, created=True)
 
     def _upload(self, path: Path, sha256: str) -> None:
@@ -133,21 +140,29 @@ class S3BlobStore(S3Uploads, S3Cleanup):
         Raises:
             BlobNotFoundError: No such blob (on first iteration).
             ChecksumMismatchError: S3 returned a checksum the bytes do not match.
+            StorageUnavailableError: S3 kept failing after the client's retries.
             ValueError: ``sha256`` is not a lowercase hex sha256 (at once).
         """
         return self._read(self.key_for(sha256), sha256, chunk_size)
 
     async def _read(self, key: str, sha256: str, chunk_size: int) -> AsyncIterator[bytes]:
-        try:
-            response = await asyncio.to_thread(self._client.get_object, Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if is_not_found(error):
-                raise BlobNotFoundError(sha256) from None
-            raise
+        with storage_errors():
+            try:
+                response = await asyncio.to_thread(
+                    self._client.get_object, Bucket=self.bucket, Key=key
+                )
+            except ClientError as error:
+                if is_not_found(error):
+                    raise BlobNotFoundError(sha256) from None
+                raise
         body: StreamingBody = response["Body"]
         pieces = body.iter_chunks(chunk_size)
         try:
-            while (chunk := await asyncio.to_thread(_next_chunk, pieces, sha256)) is not None:
+            while True:
+                with storage_errors():  # a connection lost mid-body
+                    chunk = await asyncio.to_thread(_next_chunk, pieces, sha256)
+                if chunk is None:
+                    break
                 yield chunk
         finally:
             # Gives the connection back to the pool when the reader stops early.

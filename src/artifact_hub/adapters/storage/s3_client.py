@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from artifact_hub.adapters.storage.base import check_sha256, check_staging_name
+from artifact_hub.core.errors import StorageUnavailableError
 from artifact_hub.ports.blobs import BlobStore
 
 if TYPE_CHECKING:
@@ -38,6 +43,8 @@ __all__ = [
     "error_code",
     "is_not_found",
     "sha256_header",
+    "storage_errors",
+    "unavailable_error",
 ]
 
 MiB = 1024 * 1024
@@ -49,6 +56,12 @@ MIN_PART_SIZE = 5 * MiB
 # HEAD answers have no body, so a missing key there is just "404". A missing bucket
 # (NoSuchBucket) is a configuration error and is not one of these.
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# Answers under 500 that still say the service, not the request, failed (throttling).
+_THROTTLED_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "RequestTimeout"}
+)
+DEFAULT_MAX_ATTEMPTS = 3
+"""botocore's standard retry mode: attempts per call, the first included."""
 
 
 class S3Objects(BlobStore):
@@ -72,6 +85,7 @@ class S3Objects(BlobStore):
         max_concurrency: int = 4,
         spool_dir: Path | str | None = None,
         client: S3Client | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix
@@ -83,7 +97,9 @@ class S3Objects(BlobStore):
                 region_name=region_name,
                 aws_access_key_id=aws_access_key_id,
                 aws_secret_access_key=aws_secret_access_key,
-                config=client_config(path_style=endpoint_url is not None),
+                config=client_config(
+                    path_style=endpoint_url is not None, max_attempts=max_attempts
+                ),
             )
         self._client = client
         self._transfer_config = TransferConfig(
@@ -143,31 +159,40 @@ class S3Objects(BlobStore):
                 raise
 
     async def stat(self, sha256: str) -> int | None:
-        """The object's size, or None when it is not stored."""
+        """The object's size, or None when it is not stored.
+
+        Raises:
+            StorageUnavailableError: S3 kept failing after the client's retries.
+        """
         key = self.key_for(sha256)
-        try:
-            head = await asyncio.to_thread(self._client.head_object, Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if is_not_found(error):
-                return None
-            raise
+        with storage_errors():
+            try:
+                head = await asyncio.to_thread(
+                    self._client.head_object, Bucket=self.bucket, Key=key
+                )
+            except ClientError as error:
+                if is_not_found(error):
+                    return None
+                raise
         return head["ContentLength"]
 
     async def delete(self, sha256: str) -> None:
         """Delete the object (S3 answers the same when it is absent)."""
         key = self.key_for(sha256)
-        await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
+        with storage_errors():
+            await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
 
     async def _head(self, key: str) -> dict[str, Any] | None:
         """HEAD with checksums, or None when the object is not there."""
-        try:
-            head = await asyncio.to_thread(
-                self._client.head_object, Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
-            )
-        except ClientError as error:
-            if is_not_found(error):
-                return None
-            raise
+        with storage_errors():
+            try:
+                head = await asyncio.to_thread(
+                    self._client.head_object, Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
+                )
+            except ClientError as error:
+                if is_not_found(error):
+                    return None
+                raise
         return cast("dict[str, Any]", head)
 
     async def _presign(self, method: str, params: dict[str, Any], expires_in: timedelta) -> str:
@@ -185,13 +210,15 @@ class S3Objects(BlobStore):
             await asyncio.to_thread(self._client.close)
 
 
-def client_config(*, path_style: bool) -> Config:
+def client_config(*, path_style: bool, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
     """The botocore settings of a client the store creates itself."""
     return Config(
         # Without it botocore signs presigned URLs with SigV2, which newer AWS regions and
         # some S3-compatible services refuse.
         signature_version="s3v4",
-        retries={"mode": "standard"},
+        # The one retry of S3 calls: 5xx, throttling and connection errors, with jittered
+        # exponential backoff. What still fails after it becomes StorageUnavailableError.
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         # Path style for MinIO and moto, which serve one host (bucket-in-hostname needs
         # wildcard DNS). Explicit virtual style for AWS: only then do presigned URLs use the
         # regional endpoint; the legacy global one fails in newer regions.
@@ -212,3 +239,42 @@ def error_code(error: ClientError) -> str:
 def is_not_found(error: ClientError) -> bool:
     """Whether a failed call says the key (not the bucket) does not exist."""
     return error_code(error) in _NOT_FOUND_CODES
+
+
+def unavailable_error(error: BaseException) -> StorageUnavailableError | None:
+    """The hub's error for a failure of the S3 service itself, or None for any other.
+
+    5xx answers, throttling and connection errors are the service's (botocore has already
+    retried them); a 4xx such as ``NoSuchKey`` or ``AccessDenied`` is not, and stays as it is.
+    """
+    if isinstance(error, S3UploadFailedError) and isinstance(error.__context__, ClientError):
+        # boto3's transfer manager re-raises the ClientError of a failed upload as this.
+        error = error.__context__
+    if isinstance(error, HTTPClientError | BotoConnectionError):
+        return StorageUnavailableError(f"the blob store cannot be reached: {error}")
+    if not isinstance(error, ClientError):
+        return None
+    metadata = error.response.get("ResponseMetadata", {})
+    status = int(metadata.get("HTTPStatusCode") or 0)
+    code = error_code(error)
+    if status < 500 and code not in _THROTTLED_CODES:
+        return None
+    attempts = int(metadata.get("RetryAttempts") or 0) + 1
+    return StorageUnavailableError(
+        f"the blob store answered {code or status} to {error.operation_name} "
+        f"{attempts} time(s); retry later",
+        operation=error.operation_name,
+        s3_code=code,
+    )
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn a failure of the S3 service into :class:`StorageUnavailableError` (a 503)."""
+    try:
+        yield
+    except (ClientError, HTTPClientError, BotoConnectionError, S3UploadFailedError) as error:
+        mapped = unavailable_error(error)
+        if mapped is None:
+            raise
+        raise mapped from error

@@ -52,7 +52,7 @@ _WRITE = errors(400, 403, 404, 409, 410)
 CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
     304: {"description": "If-None-Match named the ETag: not modified, no body."},
-    **errors(404, 410),
+    **errors(404, 410, 503),
 }
 """The answers of a content download (its type is the artifact's own)."""
 
@@ -62,7 +62,7 @@ CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=Artifact,
     openapi_extra=UPLOAD_DOC,
-    responses={201: {"model": Artifact}, **errors(400, 403, 409, 413)},
+    responses={201: {"model": Artifact}, **errors(400, 403, 409, 413, 503)},
 )
 async def create_artifact(request: Request, hub: HubDep, caller: CallerDep) -> Response:
     """Upload an artifact: a multipart ``file`` part (500 MB) or JSON base64 (10 MB)."""

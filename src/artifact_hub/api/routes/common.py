@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request, Response
@@ -55,8 +56,25 @@ async def content_response(
         await stream.aclose()  # type: ignore[attr-defined]
         return Response(status_code=304, headers=headers)
     headers["Content-Length"] = str(row.size_bytes)
+    # The first chunk is read before the answer starts: a store that cannot open the blob
+    # (503 storage_unavailable after its retries) answers its error, not a 200 cut short.
+    try:
+        first = await anext(stream)
+    except StopAsyncIteration:
+        first = b""
     return StreamingResponse(
-        stream,
+        _chained(first, stream),
         media_type=row.content_type or artifact.content_type or "application/octet-stream",
         headers=headers,
     )
+
+
+async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``first``, then the rest of the stream (closed however the sending ends)."""
+    try:
+        if first:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ VersionPath = Annotated[int, Path(ge=1, le=MAX_INT32)]
     status_code=201,
     response_model=Artifact,
     openapi_extra=UPLOAD_DOC,
-    responses=errors(400, 403, 404, 409, 410, 413),
+    responses=errors(400, 403, 404, 409, 410, 413, 503),
 )
 async def add_version(
     artifact_id: str, request: Request, hub: HubDep, caller: CallerDep
