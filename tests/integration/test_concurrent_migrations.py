@@ -5,27 +5,32 @@ the migrations when it starts. Without a lock, all of them create the same table
 all but one crash on PostgreSQL's catalog (``UniqueViolationError ...
 pg_type_typname_nsp_index``). Here three real ``artifact-hub db upgrade`` processes (the path
 every start takes: ``Database.migrate``) start together on a fresh database, a few rounds:
-each must exit 0 without an error, and the database must end at the head revision.
+each must exit 0 without an error, and the database must end at the head revision. Then three
+``artifact-hub serve`` start together on a fresh PostgreSQL database, the whole start of a
+hub, and each must answer ``/health``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from tests.services import PostgresServer
+from tests.services import PostgresServer, free_port
 
 from artifact_hub.adapters.index.database import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 3
-ROUNDS = 3
+ROUNDS = 2
 CLI = "import sys; from artifact_hub.cli import main; sys.exit(main())"
 
 pytestmark = pytest.mark.timeout(120)
@@ -88,9 +93,68 @@ def test_three_processes_migrate_one_new_postgres_database_at_once(
 
 
 def test_three_processes_migrate_one_new_sqlite_database_at_once(tmp_path: Path) -> None:
-    for round_ in range(ROUNDS):
-        folder = tmp_path / str(round_)
-        _upgrade_at_once(folder, None)
-        with sqlite3.connect(folder / "hub" / "index.db") as conn:
-            versions = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
-        assert versions == [_head()]
+    # One round: SQLite's write lock (BEGIN IMMEDIATE) serializes them without an extra lock.
+    _upgrade_at_once(tmp_path, None)
+    with sqlite3.connect(tmp_path / "hub" / "index.db") as conn:
+        versions = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
+    assert versions == [_head()]
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def test_three_hubs_start_serving_on_one_new_postgres_database_at_once(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    name = postgres_server.create_database("ah_serve_")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "ARTIFACT_HUB_DATABASE_URL": postgres_server.url(name),
+        "ARTIFACT_HUB_SIGNING_SECRET": "concurrent-start-test-signing-secret-0123456789",
+    }
+    ports = [free_port() for _ in range(PROCESSES)]
+    logs = [tmp_path / f"hub{i}.log" for i in range(PROCESSES)]
+    processes = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-c", CLI, "serve", "--port", str(port), "--workers", "1"),
+                *("--data-dir", str(tmp_path / f"hub{i}")),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "wb"),  # noqa: SIM115 - the child owns it
+        )
+        for i, (port, log) in enumerate(zip(ports, logs, strict=True))
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        waiting = set(range(PROCESSES))
+        while waiting and time.monotonic() < deadline:
+            for i in list(waiting):
+                assert processes[i].poll() is None, logs[i].read_text()
+                if _healthy(ports[i]):
+                    waiting.discard(i)
+            time.sleep(0.1)
+        assert not waiting, [logs[i].read_text() for i in waiting]
+        assert asyncio.run(_pg_version(postgres_server, name)) == [_head()]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        postgres_server.drop_database(name)
+    for log in logs:
+        text = log.read_text()
+        assert "Traceback" not in text and "ERROR" not in text, text
