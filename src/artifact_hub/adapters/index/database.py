@@ -34,7 +34,7 @@ from artifact_hub.adapters.index.sqlite_driver import DRIVER
 from artifact_hub.adapters.index.sqlite_driver import register as register_sqlite_driver
 from artifact_hub.ports.transactions import Transactions
 
-__all__ = ["Database", "normalize_url"]
+__all__ = ["MIGRATION_LOCK", "Database", "normalize_url"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ GROUP_LIMIT = 256
 """Most writes committed together by :meth:`Database.write`."""
 
 MIGRATION_LOCK = int.from_bytes(b"ahub-mig", "big")  # < 2**63: a bigint key
-"""PostgreSQL advisory lock key of :meth:`Database.migrate`: ``artifact-hub``'s migrations."""
+"""PostgreSQL advisory lock key of the schema's setup: :meth:`Database.migrate`, and the
+pgvector extension (``index/pgvector.py``), which hubs starting at once would race to create."""
 
 
 @dataclass(eq=False)
