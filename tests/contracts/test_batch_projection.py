@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, text
 from tests.factories import created, history, sha
 
 from artifact_hub.adapters.bus import KafkaRecord, decode, encode
+from artifact_hub.adapters.bus.signing import sign_record
 from artifact_hub.adapters.index import Database, IndexProjector, IndexReader
 from artifact_hub.adapters.index import tables as t
 from artifact_hub.adapters.index.rebuild_target import PROJECTION_TABLES
@@ -222,13 +223,20 @@ async def test_the_usage_counter_equals_the_storage_sum(database: Database) -> N
     assert await usage(database) == by_batch
 
 
+HUB_SECRET = "ahbs_contract"
+
+
 class _CountingValidator:
     """Stands in for ``IngestValidator``: trusts every record, counts what it checks."""
 
     hub_source = "artifact-hub"
+    trusted_bus = False
 
     def __init__(self) -> None:
         self.checked: list[str] = []
+
+    async def hub_secret(self, *, fresh: bool = False) -> str:
+        return HUB_SECRET
 
     async def check(self, topic: str, record: KafkaRecord) -> Verdict:
         self.checked.append(record.headers["ce_id"])
@@ -240,13 +248,14 @@ class _CountingValidator:
 
 async def test_applied_hub_events_are_skipped_before_any_check(database: Database) -> None:
     """Distributed mode: the write path applied the hub's events already; the consumer tells
-    them by ``ce_id`` with one query and never decodes or verifies them again. An agent's
-    record with an applied id is still checked (a reused id must be dead-lettered)."""
+    them by ``ce_id`` with one query and the hub's signature, and never decodes them again. An
+    agent's record with an applied id is still checked (a reused id must be dead-lettered)."""
     hub_events = history("art_skip_hub")
     agent_event = created("art_skip_agent", source="agents/alice")
     validator = _CountingValidator()
     consumer = IndexConsumer(database, validator=validator)  # type: ignore[arg-type]
-    records = [(e.topic, encode(e)) for e in [*hub_events, agent_event]]
+    records = [(e.topic, sign_record(encode(e), HUB_SECRET)) for e in hub_events]
+    records.append((agent_event.topic, encode(agent_event)))
     assert set(await consumer.handle_batch(records)) == {Outcome.APPLIED}
     assert len(validator.checked) == len(records)
 

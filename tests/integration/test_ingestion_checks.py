@@ -177,6 +177,37 @@ async def test_the_hubs_own_events_are_trusted_only_with_the_hubs_signature(
         assert (await conn.execute(select(t.outbox))).all() == []
 
 
+async def test_a_poll_drops_the_hubs_applied_events_but_not_other_events_under_their_ids(
+    setup: Setup,
+) -> None:
+    """One database in distributed mode: the write path applied the hub's events already and
+    the consumers get them again. A poll drops those the hub signed after one lookup; a record
+    that reuses an applied id with other content is dead-lettered, not dropped unseen."""
+    hub_secret = await setup.accounts.hub_bus_secret()
+    applied = _created(("5" * 64, 5), source="artifact-hub")
+    async with setup.db.begin() as conn:  # the write path's projection
+        await IndexProjector().apply(conn, applied, fresh=True)
+    other = applied.model_copy(update={"name": "other.txt"})  # the same event id
+    poll = [
+        (applied.topic, sign_record(encode(applied), hub_secret)),
+        (other.topic, encode(other)),
+        (other.topic, sign_record(encode(other), setup.secret)),
+    ]
+    consumer = setup.consumer()
+    outcomes = await consumer.handle_batch(poll)
+    assert outcomes == [Outcome.DUPLICATE, Outcome.DEAD_LETTERED, Outcome.DEAD_LETTERED]
+    reasons = [reason.partition(":")[0] for _, _, reason in setup.dead]
+    assert reasons == ["missing_signature", "bad_signature"]
+    # A trusted bus has no signatures: the event's digest tells the same event from another.
+    trusted = setup.consumer(trusted_bus=True)
+    poll = [(applied.topic, encode(applied)), (other.topic, encode(other))]
+    assert await trusted.handle_batch(poll) == [Outcome.DUPLICATE, Outcome.DEAD_LETTERED]
+    assert setup.dead[-1][2].startswith("duplicate_event_id: ")
+    async with setup.db.connect() as conn:
+        names = (await conn.execute(select(t.artifacts.c.name))).scalars().all()
+    assert names == ["f.txt"]
+
+
 async def test_the_agent_publisher_signs_and_tracks_revisions(setup: Setup, tmp_path: Path) -> None:
     sent: list[tuple[str, KafkaRecord]] = []
 

@@ -28,10 +28,10 @@ from artifact_hub.adapters.index.batch_projector import (
     ids_param,
     in_ids,
     lock_artifacts,
-    processed_ids,
 )
 from artifact_hub.adapters.index.database import Database
 from artifact_hub.adapters.index.projector import IndexProjector
+from artifact_hub.consumers.applied import Applied, find_applied
 from artifact_hub.consumers.deferred import DeferredEvents
 from artifact_hub.consumers.outcomes import ConsumerStats, DeadLetter, Outcome
 from artifact_hub.consumers.validation import (
@@ -107,10 +107,11 @@ class IndexConsumer(DeferredEvents):
         transport redelivers the whole batch, and the idempotent apply skips what is done.
 
         Records whose event id (the ``ce_id`` header) is already applied are told apart first,
-        with one query for the whole batch, before anything is decoded or verified: in
+        with one query for the whole batch, before anything is decoded or locked: in
         distributed mode the hub's write path applied its own events already. With a
-        validator, only the hub's own events (``ce_source``) are skipped so; an agent's event
-        is still checked (the same id on a different event is dead-lettered).
+        validator, only the hub's own events are dropped so, and only those the hub signed
+        (see :mod:`artifact_hub.consumers.applied`); an agent's event is still checked in full
+        (the same id on a different event is dead-lettered).
 
         The transaction is set-based
         (:class:`~artifact_hub.adapters.index.batch_projector.BatchProjection`): a few
@@ -129,18 +130,18 @@ class IndexConsumer(DeferredEvents):
             if self.validator is not None:
                 # Checked outside the transaction: a check may take a while (blob hashing).
                 async with self.db.connect() as conn:
-                    candidates, known = await self._already_applied(conn, records)
-                ready = await self._decode_batch(records, outcomes, known)
+                    found = await self._already_applied(conn, records)
+                ready = await self._decode_batch(records, outcomes, found)
                 if ready:
                     async with self.db.begin() as conn:
                         early, applied, done = await self._apply_together(conn, ready, set())
             else:
                 async with self.db.begin() as conn:
-                    candidates, known = await self._already_applied(conn, records)
-                    ready = await self._decode_batch(records, outcomes, known)
+                    found = await self._already_applied(conn, records)
+                    ready = await self._decode_batch(records, outcomes, found)
                     # Read in this transaction: not applied (a concurrent apply before the
                     # locks shows as a conflict, and the batch goes one record at a time).
-                    fresh = {i for n, i in candidates.items() if n not in known}
+                    fresh = {i for n, i in found.ids.items() if n not in found.again}
                     if ready:
                         early, applied, done = await self._apply_together(conn, ready, fresh)
         except (EventNotReadyError, EventRejectedError):
@@ -166,15 +167,19 @@ class IndexConsumer(DeferredEvents):
         self,
         records: Sequence[tuple[str, KafkaRecord]],
         outcomes: list[Outcome | None],
-        known: set[int],
+        found: Applied,
     ) -> list[tuple[int, str, KafkaRecord, HubEvent]]:
-        """Decode (and check) the records not ``known`` as applied, in each artifact's order."""
+        """Decode (and check) the records not ``found`` applied, in each artifact's order."""
         ready: list[tuple[int, str, KafkaRecord, HubEvent]] = []
         trusted = self.validator is None
+        known, reused = found.again, found.reused
         for index, (topic, record) in enumerate(records):
             if index in known:
                 self.stats.duplicate += 1
                 outcomes[index] = Outcome.DUPLICATE
+                continue
+            if reused and index in reused:
+                outcomes[index] = await self._reject(topic, record, reused[index])
                 continue
             if trusted:
                 # :meth:`_decode` without a validator, minus a coroutine per record.
@@ -194,27 +199,9 @@ class IndexConsumer(DeferredEvents):
 
     async def _already_applied(
         self, conn: AsyncConnection, records: Sequence[tuple[str, KafkaRecord]]
-    ) -> tuple[dict[int, str], set[int]]:
-        """The records' event ids read from ``ce_id``, and the positions of those applied.
-
-        One query. Binary-mode records only (their ``ce_id`` is the event id); with a
-        validator, only those that claim the hub's source (an agent's reuse of an id must be
-        dead-lettered, which takes its decoded payload).
-        """
-        hub_source = None if self.validator is None else self.validator.hub_source
-        candidates: dict[int, str] = {}
-        for index, (_, record) in enumerate(records):
-            headers = record.headers
-            event_id = headers.get("ce_id")
-            if not event_id or "ce_type" not in headers:
-                continue
-            if hub_source is not None and headers.get("ce_source") != hub_source:
-                continue
-            candidates[index] = event_id
-        if not candidates:
-            return candidates, set()
-        applied = await processed_ids(conn, candidates.values())
-        return candidates, {index for index, event_id in candidates.items() if event_id in applied}
+    ) -> Applied:
+        """The records of the batch that are applied events again (one query)."""
+        return await find_applied(conn, records, self.validator)
 
     async def _apply_together(
         self,

@@ -188,7 +188,7 @@ class IngestValidator:
                 f"the record key {record.key!r} is not the event's key {event.key!r}",
             )
         if event.source == self.hub_source:
-            await self._check_hub_signature(record, event)
+            await self._check_hub_signature(record)
             return Verdict(event, trusted=True)
         if event.type not in INGESTIBLE_TYPES:
             raise IngestRejectedError(
@@ -255,14 +255,19 @@ class IngestValidator:
                 _REASONS.get(type(error), RejectReason.CONFLICT), error.message
             ) from None
 
-    async def _check_hub_signature(self, record: KafkaRecord, event: EventBase) -> None:
+    async def hub_secret(self, *, fresh: bool = False) -> str:
+        """The hub's bus secret (cached; ``fresh``: read again, it may have changed)."""
+        if fresh or self._hub_secret is None:
+            self._hub_secret = await self.accounts.hub_bus_secret(self._configured_hub_secret)
+        return self._hub_secret
+
+    async def _check_hub_signature(self, record: KafkaRecord) -> None:
         if self.trusted_bus:
             return
         for fresh in (False, True):  # the cached secret, then re-read (it may have changed)
-            if fresh or self._hub_secret is None:
-                self._hub_secret = await self.accounts.hub_bus_secret(self._configured_hub_secret)
+            secret = await self.hub_secret(fresh=fresh)
             try:
-                if verify_record(record, [self._hub_secret]):
+                if verify_record(record, [secret]):
                     return
             except SignatureError as error:
                 raise IngestRejectedError(

@@ -36,6 +36,7 @@ from artifact_hub.adapters.index.batch_sql import (
     ids_param,
     in_ids,
     lock_artifacts,
+    processed_digests,
     processed_ids,
 )
 from artifact_hub.adapters.index.projector import (
@@ -67,6 +68,7 @@ __all__ = [
     "ids_param",
     "in_ids",
     "lock_artifacts",
+    "processed_digests",
     "processed_ids",
 ]
 

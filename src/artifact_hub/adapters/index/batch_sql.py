@@ -202,3 +202,13 @@ async def processed_ids(conn: AsyncConnection, event_ids: Iterable[str]) -> set[
     column = t.processed_events.c.event_id
     query = select(column).where(in_ids(conn, column))
     return set((await conn.execute(query, {"ids": ids})).scalars())
+
+
+async def processed_digests(conn: AsyncConnection, event_ids: Iterable[str]) -> dict[str, str]:
+    """The digest recorded for each of ``event_ids`` in ``processed_events`` (one query)."""
+    ids = ids_param(conn, event_ids)
+    if not ids or ids == "[]":
+        return {}
+    table = t.processed_events
+    query = select(table.c.event_id, table.c.digest).where(in_ids(conn, table.c.event_id))
+    return {row.event_id: row.digest for row in await conn.execute(query, {"ids": ids})}

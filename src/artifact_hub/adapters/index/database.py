@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -34,7 +34,7 @@ from artifact_hub.adapters.index.sqlite_driver import DRIVER
 from artifact_hub.adapters.index.sqlite_driver import register as register_sqlite_driver
 from artifact_hub.ports.transactions import Transactions
 
-__all__ = ["Database", "normalize_url"]
+__all__ = ["MIGRATION_LOCK", "Database", "normalize_url"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ _T = TypeVar("_T")
 
 GROUP_LIMIT = 256
 """Most writes committed together by :meth:`Database.write`."""
+
+MIGRATION_LOCK = int.from_bytes(b"ahub-mig", "big")  # < 2**63: a bigint key
+"""PostgreSQL advisory lock key of the schema's setup: :meth:`Database.migrate`, and the
+pgvector extension (``index/pgvector.py``), which hubs starting at once would race to create."""
 
 
 @dataclass(eq=False)
@@ -81,9 +85,11 @@ def normalize_url(url: str | URL) -> URL:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # The timeout first: switching a new file to WAL takes its lock, and processes starting
+    # at once on one new database would otherwise fail at once ("database is locked").
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -254,9 +260,26 @@ class Database:
             yield conn
 
     async def migrate(self, revision: str = "head") -> None:
-        """Apply the Alembic migrations up to ``revision`` (idempotent)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
+        """Apply the Alembic migrations up to ``revision`` (idempotent, safe to run at once).
+
+        Several processes starting on one new database (``docker compose up``: the API, the
+        consumers, the relay) would each create the same tables, and all but one fail on
+        PostgreSQL's catalog (``pg_type_typname_nsp_index``). So the upgrade runs under a
+        lock: on PostgreSQL a session advisory lock held by the migrating connection, on
+        SQLite the database's write lock (``BEGIN IMMEDIATE``). Whoever comes next reads the
+        version only once it holds the lock, finds it at ``revision`` and has nothing to do.
+        """
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                async with conn.begin():  # BEGIN IMMEDIATE (see _begin_immediate)
+                    await conn.run_sync(_upgrade, revision)
+                return
+            await _lock_migrations(conn)
+            try:
+                async with conn.begin():
+                    await conn.run_sync(_upgrade, revision)
+            finally:
+                await _unlock_migrations(conn)
 
     async def dispose(self) -> None:
         """Close every pooled connection (after the writes still queued are committed)."""
@@ -279,6 +302,28 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
+
+
+async def _lock_migrations(conn: AsyncConnection) -> None:
+    """Take the migration lock on ``conn``'s session, waiting for another process's upgrade."""
+    key = {"key": MIGRATION_LOCK}
+    taken = await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
+    if not taken:
+        log.info("waiting for another process to finish migrating the index database")
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), key)
+    await conn.commit()  # the lock is the session's: it outlives this transaction
+
+
+async def _unlock_migrations(conn: AsyncConnection) -> None:
+    """Release the migration lock; a connection that cannot say so is closed (which does)."""
+    try:
+        await conn.rollback()  # whatever a failed upgrade left open
+        await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        await conn.commit()
+    except BaseException:
+        # Back in the pool with the lock, it would hold every later start: drop it instead.
+        await conn.invalidate()
+        raise
 
 
 def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:

@@ -38,7 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import UserDefinedType
 
 from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.database import Database
+from artifact_hub.adapters.index.database import MIGRATION_LOCK, Database
 from artifact_hub.core.errors import InvalidRequestError
 
 __all__ = ["PgVector", "PgVectorMode", "VectorType", "vector_text"]
@@ -246,6 +246,10 @@ class PgVector:
             return None
         try:
             async with self.db.begin() as conn:
+                # Hubs starting at once on a new database would all create it, and all but one
+                # fail on the catalog (a unique violation: numpy for them): one at a time.
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                await conn.execute(lock, {"key": MIGRATION_LOCK})
                 await conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
         except DBAPIError as error:  # no right to create extensions: numpy it is
             log.warning("pgvector is installed on the server but could not be enabled: %s", error)
