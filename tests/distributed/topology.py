@@ -168,6 +168,9 @@ class Topology:
             # restarts the replicas with its own limit.
             "RATE_LIMIT_PER_SECOND": "100000",
             "RATE_LIMIT_BURST": "100000",
+            # A killed replica's in-progress POSTs are taken over by their retries after this
+            # (default 10 s; shorter keeps the scenarios short).
+            "IDEMPOTENCY_STALE_SECONDS": "4",
             "RUN_RELAY": "false",
             "RELAY_POLL_INTERVAL": "0.1",
             "SEARCH_EMBEDDER": "hashing",

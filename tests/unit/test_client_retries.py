@@ -216,3 +216,34 @@ def test_error_examples_of_the_seed_catch_by_class(sleeps: list[float]) -> None:
     else:  # pragma: no cover
         pytest.fail("expected SessionSealedError")
     _ = NOW
+
+
+def in_progress(retry_after_seconds: float | None) -> httpx.Response:
+    error: dict[str, object] = {"code": "conflict", "message": "in progress", "status": 409}
+    if retry_after_seconds is not None:
+        error["retry_after_seconds"] = retry_after_seconds
+    return httpx.Response(409, json={"error": error})
+
+
+def test_409_in_progress_on_a_post_is_retried_after_its_wait(sleeps: list[float]) -> None:
+    # Another attempt with the same Idempotency-Key still runs (or ran on a replica that died):
+    # the hub says when to come back, and the retry carries the same key.
+    rec = scripted(in_progress(1.5), httpx.Response(201, json=artifact_json()))
+    client_for(rec).push(b"x", filename="x.bin")
+    assert sleeps == [1.5]
+    keys = {r.headers["idempotency-key"] for r in rec.requests}
+    assert len(rec.requests) == 2 and len(keys) == 1
+
+
+def test_409_without_retry_after_is_final(sleeps: list[float]) -> None:
+    rec = scripted(in_progress(None))
+    with pytest.raises(errors.ConflictError):
+        client_for(rec).push(b"x", filename="x.bin")
+    assert len(rec.requests) == 1 and sleeps == []
+
+
+def test_409_in_progress_is_not_retried_without_a_key(sleeps: list[float]) -> None:
+    rec = scripted(in_progress(1.0))
+    with pytest.raises(errors.ConflictError):
+        client_for(rec, idempotency_keys=False).push(b"x", filename="x.bin")
+    assert len(rec.requests) == 1

@@ -1,5 +1,7 @@
 """ASGI middleware: per-tenant rate limiting and ``Idempotency-Key`` on POST.
 
+The idempotency middleware is in :mod:`artifact_hub.api.idempotency` (re-exported here).
+
 Both are plain ASGI middleware rather than ``BaseHTTPMiddleware``, so streamed uploads and
 downloads pass through without being buffered (except a POST body with an idempotency key,
 up to ``IDEMPOTENT_BODY_LIMIT``).
@@ -13,28 +15,24 @@ in memory (one process). Requests without a valid API key are counted per client
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from artifact_hub.api.errors import error_response
+from artifact_hub.api.idempotency import IDEMPOTENT_BODY_LIMIT, IdempotencyMiddleware
 from artifact_hub.core.errors import (
     ArtifactHubError,
-    InvalidRequestError,
     RateLimitedError,
     ServerError,
 )
@@ -52,10 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SUSTAINED_WINDOW_SECONDS = 10
-IDEMPOTENT_BODY_LIMIT = 10 * 1024 * 1024
-"""POST bodies up to this size are hashed for ``Idempotency-Key``; larger ones run without."""
-_STORED_RESPONSE_LIMIT = 1024 * 1024
-_MAX_KEY_LENGTH = 255
 
 Authenticate = Callable[[str], Awaitable[Caller]]
 
@@ -219,142 +213,6 @@ class RateLimitMiddleware:
                 return f"tenant:{caller.tenant_id}"
         client = request.client.host if request.client else "unknown"
         return f"ip:{client}"
-
-
-class IdempotencyMiddleware:
-    """Replays the stored response to a POST retried with the same ``Idempotency-Key``.
-
-    The request is identified by the SHA-256 of its method, path, query and body. Bodies over
-    ``body_limit`` bytes are not hashed: such POSTs (large multipart uploads) run without
-    idempotency. Only responses below 500 are kept, except 409 and 429, which a retry may
-    turn into success; for those the key is released.
-
-    Runs inside :class:`RateLimitMiddleware`, which resolves the caller; a request without a
-    valid caller passes through (the route answers 401).
-    """
-
-    def __init__(
-        self, app: ASGIApp, *, store: IdempotencyStore, body_limit: int = IDEMPOTENT_BODY_LIMIT
-    ) -> None:
-        self.app = app
-        self.store = store
-        self.body_limit = body_limit
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the request once per key; replay the kept response to retries."""
-        key = Headers(scope=scope).get("idempotency-key") if scope["type"] == "http" else None
-        caller = scope.get("state", {}).get("caller") if key else None
-        if key is None or scope["method"] != "POST" or not isinstance(caller, Caller):
-            await self.app(scope, receive, send)
-            return
-        if not key or len(key) > _MAX_KEY_LENGTH:
-            await error_response(
-                InvalidRequestError(f"Idempotency-Key must be 1 to {_MAX_KEY_LENGTH} characters")
-            )(scope, receive, send)
-            return
-        body, replay = await _read_body(receive, self.body_limit)
-        if body is None:
-            await self.app(scope, replay, send)
-            return
-        digest = hashlib.sha256()
-        for part in (scope["method"], scope["path"], scope.get("query_string", b"").decode()):
-            digest.update(part.encode() + b"\n")
-        digest.update(body)
-        try:
-            stored = await self.store.begin(caller.tenant_id, key, digest.hexdigest())
-        except ArtifactHubError as error:
-            await error_response(error)(scope, replay, send)
-            return
-        if stored is not None:
-            response = Response(
-                stored.body,
-                status_code=stored.status,
-                media_type="application/json",
-                headers={"Idempotent-Replayed": "true"},
-            )
-            await response(scope, replay, send)
-            return
-        await self._run(scope, replay, send, caller.tenant_id, key)
-
-    async def _run(
-        self, scope: Scope, receive: Receive, send: Send, tenant_id: str, key: str
-    ) -> None:
-        status = 500
-        chunks: list[bytes] = []
-        size = 0
-
-        async def capture(message: Message) -> None:
-            nonlocal status, size
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body":
-                size += len(message.get("body", b""))
-                if size <= _STORED_RESPONSE_LIMIT:
-                    chunks.append(message.get("body", b""))
-            await send(message)
-
-        keep = False
-        try:
-            await self.app(scope, receive, capture)
-            body = b"".join(chunks)
-            keep = status < 500 and status not in (409, 429) and size <= _STORED_RESPONSE_LIMIT
-            if keep:
-                try:
-                    text = body.decode()
-                except UnicodeDecodeError:
-                    keep = False
-                else:
-                    # The response is sent already; keeping it need not hold the request up.
-                    # It joins the next group commit, queued before any retry's claim of the
-                    # key, so a retry from this process finds it kept (a retry that reaches
-                    # another replica first gets "in progress", 409, and retries again).
-                    self._in_background(self.store.complete(tenant_id, key, status, text))
-        finally:
-            if not keep:
-                await self.store.release(tenant_id, key)
-
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("could not keep an idempotent response", exc_info=task.exception())
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
-    """Read the request body up to ``limit`` bytes.
-
-    Returns:
-        The body (None when it is larger than ``limit``) and a ``receive`` that plays back
-        what was read and then continues with the rest of the stream.
-    """
-    messages: list[Message] = []
-    size = 0
-    complete = False
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        if size > limit:
-            break
-        if not message.get("more_body", False):
-            complete = True
-            break
-
-    async def replay() -> Message:
-        if messages:
-            return messages.pop(0)
-        return await receive()
-
-    if not complete:
-        return None, replay
-    return b"".join(m.get("body", b"") for m in messages), replay
 
 
 def install_middleware(

@@ -106,8 +106,11 @@ class AsyncSender(BaseClient):
                     await response.aread()
                 return response
             await response.aread()
-            if self.retry.should_retry(attempt, call, response.status_code):
-                wait = retry_after_seconds(response) if response.status_code == 429 else None
+            wait = retry_after_seconds(response) if response.status_code in (409, 429) else None
+            in_progress = response.status_code == 409 and wait is not None
+            if self.retry.should_retry(
+                attempt, call, response.status_code, in_progress=in_progress
+            ):
                 await asyncio.sleep(self.retry.delay(attempt, wait))
                 attempt += 1
                 continue

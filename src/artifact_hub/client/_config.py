@@ -181,9 +181,11 @@ class RetryPolicy:
     """When and how long to wait before another attempt.
 
     429 answers are retried for every call (the hub refused the request before doing
-    anything), after ``Retry-After``. 5xx answers and connection errors are retried only for
-    idempotent calls: GET, HEAD, DELETE, PUT, and POSTs that carry an ``Idempotency-Key``
-    (the clients send one on every POST and reuse it across attempts). Waits grow as
+    anything), after ``Retry-After``. 5xx answers, connection errors and a 409 with
+    ``retry_after_seconds`` (another attempt with the same ``Idempotency-Key`` is in
+    progress) are retried only for idempotent calls: GET, HEAD, DELETE, PUT, and POSTs that
+    carry an ``Idempotency-Key`` (the clients send one on every POST and reuse it across
+    attempts). Waits grow as
     ``backoff * 2**attempt`` with full jitter, capped at ``max_delay``.
 
     Attributes:
@@ -197,13 +199,25 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def should_retry(
-        self, attempt: int, call: _Retryable, status: int | None, *, connection_error: bool = False
+        self,
+        attempt: int,
+        call: _Retryable,
+        status: int | None,
+        *,
+        connection_error: bool = False,
+        in_progress: bool = False,
     ) -> bool:
-        """Whether attempt number ``attempt`` (0-based) may be followed by another."""
+        """Whether attempt number ``attempt`` (0-based) may be followed by another.
+
+        ``in_progress``: a 409 that says when to come back (``retry_after_seconds``): the
+        first attempt with this idempotency key still runs, or ran on a server that died.
+        """
         if attempt >= self.max_retries:
             return False
         if status == 429:
             return True
+        if in_progress and status == 409:
+            return call.idempotent
         if connection_error or (status is not None and status >= 500):
             return call.idempotent
         return False

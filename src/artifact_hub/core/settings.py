@@ -116,6 +116,16 @@ class HubSettings(BaseSettings):
     )
     rate_limit_per_second: int = Field(default=100, ge=1)
     rate_limit_burst: int = Field(default=200, ge=1)
+    idempotency_stale_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=3600,
+        description=(
+            "How long a POST's Idempotency-Key may stay in progress before a retry takes the "
+            "request over (its replica died); until then a retry gets 409 with "
+            "retry_after_seconds. The first attempt can no longer commit once taken over."
+        ),
+    )
     rate_limit_key_prefix: str = Field(
         default="artifact-hub:ratelimit", description="Redis key prefix of the rate counters."
     )

@@ -176,7 +176,11 @@ def bootstrap(
         default_ttl=settings.default_ttl,
         source=settings.event_source,
     )
-    idempotency = IdempotencyStore(db, SqlIdempotencyKeys())
+    idempotency = IdempotencyStore(
+        db,
+        SqlIdempotencyKeys(),
+        stale_after=timedelta(seconds=settings.idempotency_stale_seconds),
+    )
     hub = Hub(
         settings,
         db=db,

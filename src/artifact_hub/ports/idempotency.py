@@ -25,6 +25,7 @@ class KeyRecord:
     status: int | None
     """None while the first request with the key still runs."""
     body: str | None
+    """The response once kept; while ``status`` is None, the applied marker (or None)."""
     created_at: datetime
 
 
@@ -51,14 +52,40 @@ class IdempotencyKeys(Protocol):
         """
         ...
 
-    async def complete(
-        self, conn: Transaction, tenant_id: str, key: str, status: int, body: str
-    ) -> None:
-        """Keep the response on the key's row."""
+    async def take_over(
+        self, conn: Transaction, tenant_id: str, key: str, claimed_at: datetime, at: datetime
+    ) -> bool:
+        """Claim again, at ``at``, a key still in progress and not applied since ``claimed_at``.
+
+        True when this call took it (the claim of ``claimed_at`` is void from now on).
+        """
         ...
 
-    async def delete(self, conn: Transaction, tenant_id: str, key: str) -> None:
-        """Forget the key."""
+    async def mark_applied(
+        self, conn: Transaction, tenant_id: str, key: str, claimed_at: datetime, marker: str
+    ) -> bool:
+        """Record, in the write's transaction, that the claim of ``claimed_at`` was applied.
+
+        False when that claim is no longer the key's (a retry took it over).
+        """
+        ...
+
+    async def complete(
+        self,
+        conn: Transaction,
+        tenant_id: str,
+        key: str,
+        status: int,
+        body: str,
+        claimed_at: datetime | None = None,
+    ) -> None:
+        """Keep the response on the key's row (only on the claim of ``claimed_at`` if given)."""
+        ...
+
+    async def delete(
+        self, conn: Transaction, tenant_id: str, key: str, claimed_at: datetime | None = None
+    ) -> None:
+        """Forget the key (only the claim of ``claimed_at`` if given)."""
         ...
 
     async def purge(self, conn: Transaction, created_before: datetime) -> int:

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeAlias, TypeVar
 
-__all__ = ["Transaction", "Transactions"]
+__all__ = ["WRITE_FENCE", "Transaction", "Transactions", "WriteFence"]
 
 Transaction: TypeAlias = Any
 """An open transaction (or read connection), opaque above the adapters."""
 
 _T = TypeVar("_T")
+
+WriteFence: TypeAlias = Callable[[Transaction, Any], Awaitable[None]]
+"""``fence(transaction, result)``: runs after a write's work, in the same transaction."""
+
+WRITE_FENCE: ContextVar[WriteFence | None] = ContextVar("artifact_hub_write_fence", default=None)
+"""The fence of the current request: every :meth:`Transactions.write` made while it is set
+runs it after the work, in the work's transaction (savepoint), and a fence that raises rolls
+the work back. The idempotency middleware sets it, so that a request whose key a retry took
+over cannot commit (its retry runs instead), and a request that commits marks its key applied
+in the same transaction."""
 
 
 class Transactions(Protocol):
@@ -42,5 +53,8 @@ class Transactions(Protocol):
         *,
         after: Callable[[_T], None] | None = None,
     ) -> _T:
-        """Run ``work`` in a write transaction shared with concurrent writers (group commit)."""
+        """Run ``work`` in a write transaction shared with concurrent writers (group commit).
+
+        The caller's :data:`WRITE_FENCE`, if set, runs after ``work`` in its transaction.
+        """
         ...

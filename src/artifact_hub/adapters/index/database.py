@@ -15,6 +15,7 @@ fsync on PostgreSQL) instead of one each.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,7 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from artifact_hub.adapters.index.sqlite_driver import DRIVER
 from artifact_hub.adapters.index.sqlite_driver import register as register_sqlite_driver
-from artifact_hub.ports.transactions import Transactions
+from artifact_hub.ports.transactions import WRITE_FENCE, Transactions, WriteFence
 
 __all__ = ["MIGRATION_LOCK", "Database", "normalize_url"]
 
@@ -64,6 +65,7 @@ class _Write(Generic[_T]):
     work: Callable[[AsyncConnection], Awaitable[_T]]
     future: asyncio.Future[_T]
     after: Callable[[_T], None] | None = None
+    fence: WriteFence | None = None
     result: Any = None
     error: BaseException | None = field(default=None)
 
@@ -195,10 +197,15 @@ class Database:
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = _Queue()
-        item: _Write[_T] = _Write(work, loop.create_future(), after)
+        # The fence is the caller's (a context variable): taken now, run in the flusher task.
+        item: _Write[_T] = _Write(work, loop.create_future(), after, WRITE_FENCE.get())
         queue.pending.append(item)
         if queue.flusher is None:
-            queue.flusher = loop.create_task(self._flush(queue), name="artifact-hub-group-commit")
+            # A fresh context: the flusher (and what its callbacks start) must not inherit the
+            # first writer's request context, its write fence in particular.
+            queue.flusher = loop.create_task(
+                self._flush(queue), name="artifact-hub-group-commit", context=contextvars.Context()
+            )
         return await item.future
 
     async def _flush(self, queue: _Queue) -> None:
@@ -224,10 +231,10 @@ class Database:
                 for item in group:
                     try:
                         if alone:
-                            item.result = await item.work(conn)
+                            item.result = await _run(item, conn)
                         else:
                             async with conn.begin_nested():
-                                item.result = await item.work(conn)
+                                item.result = await _run(item, conn)
                     except Exception as error:
                         if alone:
                             raise
@@ -289,6 +296,14 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+async def _run(item: _Write[Any], conn: AsyncConnection) -> Any:
+    """The work, then its fence in the same transaction (a fence that raises undoes it)."""
+    result = await item.work(conn)
+    if item.fence is not None:
+        await item.fence(conn, result)
+    return result
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -24,6 +24,12 @@ def _row(tenant_id: str, key: str) -> ColumnElement[bool]:
     return and_(k.tenant_id == tenant_id, k.key == key)
 
 
+def _claim(tenant_id: str, key: str, claimed_at: datetime) -> ColumnElement[bool]:
+    """The key's row while it is still the claim made at ``claimed_at``, in progress."""
+    k = t.idempotency_keys.c
+    return and_(_row(tenant_id, key), k.created_at == claimed_at, k.status.is_(None))
+
+
 class SqlIdempotencyKeys:
     """The ``idempotency_keys`` table."""
 
@@ -75,17 +81,54 @@ class SqlIdempotencyKeys:
         except IntegrityError as error:
             raise ConflictError(f"idempotency key {key} was claimed meanwhile") from error
 
+    async def take_over(
+        self, conn: AsyncConnection, tenant_id: str, key: str, claimed_at: datetime, at: datetime
+    ) -> bool:
+        """Move a stale, unapplied claim to ``at``; one statement, so one retry wins."""
+        k = t.idempotency_keys.c
+        result = await conn.execute(
+            update(t.idempotency_keys)
+            .where(_claim(tenant_id, key, claimed_at), k.body.is_(None))
+            .values(created_at=at)
+        )
+        return bool(result.rowcount)
+
+    async def mark_applied(
+        self, conn: AsyncConnection, tenant_id: str, key: str, claimed_at: datetime, marker: str
+    ) -> bool:
+        """Mark the claim applied unless a retry took the key over."""
+        result = await conn.execute(
+            update(t.idempotency_keys).where(_claim(tenant_id, key, claimed_at)).values(body=marker)
+        )
+        if result.rowcount:
+            return True
+        # A write made after the request completed its key (a task it left behind) is its
+        # own still: only a claim taken over (or given up) refuses it.
+        k = t.idempotency_keys.c
+        done = await conn.execute(
+            select(k.status).where(_row(tenant_id, key), k.created_at == claimed_at)
+        )
+        return done.first() is not None
+
     async def complete(
-        self, conn: AsyncConnection, tenant_id: str, key: str, status: int, body: str
+        self,
+        conn: AsyncConnection,
+        tenant_id: str,
+        key: str,
+        status: int,
+        body: str,
+        claimed_at: datetime | None = None,
     ) -> None:
         """Keep the response on the key's row."""
-        await conn.execute(
-            update(t.idempotency_keys).where(_row(tenant_id, key)).values(status=status, body=body)
-        )
+        where = _row(tenant_id, key) if claimed_at is None else _claim(tenant_id, key, claimed_at)
+        await conn.execute(update(t.idempotency_keys).where(where).values(status=status, body=body))
 
-    async def delete(self, conn: AsyncConnection, tenant_id: str, key: str) -> None:
+    async def delete(
+        self, conn: AsyncConnection, tenant_id: str, key: str, claimed_at: datetime | None = None
+    ) -> None:
         """Forget the key."""
-        await conn.execute(delete(t.idempotency_keys).where(_row(tenant_id, key)))
+        where = _row(tenant_id, key) if claimed_at is None else _claim(tenant_id, key, claimed_at)
+        await conn.execute(delete(t.idempotency_keys).where(where))
 
     async def purge(self, conn: AsyncConnection, created_before: datetime) -> int:
         """Drop keys created at or before ``created_before``."""
