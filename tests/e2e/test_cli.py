@@ -44,7 +44,8 @@ class LiveHub:
     key: str
     data_dir: Path
     home: Path
-    log: Path
+    log: Path | None = None
+    """The output of ``serve`` (when this module's fixture started it)."""
 
     def env(self, **changes: str | None) -> dict[str, str | None]:
         """The environment of a CLI call (``None`` unsets a variable)."""
@@ -161,6 +162,7 @@ def test_serve_answers_health_on_loopback(hub: LiveHub) -> None:
 
 
 def test_serve_says_where_the_web_console_is_and_it_answers(hub: LiveHub) -> None:
+    assert hub.log is not None
     line = next(x for x in hub.log.read_text().splitlines() if "web console on" in x)
     console = line.split("web console on ", 1)[1].split()[0]
     assert console == f"{hub.url}/console/"
