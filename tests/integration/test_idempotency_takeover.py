@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import text
 
 from artifact_hub.api import create_app
-from artifact_hub.core.errors import ConflictError
+from artifact_hub.core.errors import ConflictError, IdempotencyInProgressError
 from artifact_hub.core.settings import HubSettings
 from artifact_hub.plugin import Hub, bootstrap
 from artifact_hub.ports.transactions import WRITE_FENCE
-from artifact_hub.service.idempotency import Applied, IdempotencyInProgressError
+from artifact_hub.service.idempotency import Applied
 
 SHA = "a" * 64
 

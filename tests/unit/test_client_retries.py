@@ -219,7 +219,11 @@ def test_error_examples_of_the_seed_catch_by_class(sleeps: list[float]) -> None:
 
 
 def in_progress(retry_after_seconds: float | None) -> httpx.Response:
-    error: dict[str, object] = {"code": "conflict", "message": "in progress", "status": 409}
+    error: dict[str, object] = {
+        "code": "idempotency_in_progress",
+        "message": "in progress",
+        "status": 409,
+    }
     if retry_after_seconds is not None:
         error["retry_after_seconds"] = retry_after_seconds
     return httpx.Response(409, json={"error": error})

@@ -3,7 +3,8 @@
 Every error the hub raises on purpose is an :class:`ArtifactHubError` carrying a stable
 ``code`` (match on it, never on the message) and the HTTP status the API answers with.
 The HTTP mapping lives in one place, :func:`status_for`, and the client maps codes back to
-classes with :func:`error_for_code`::
+classes with :func:`error_for_code`. It stays one module of over 400 lines on purpose: the tree
+is reviewed as a whole, codes and statuses side by side::
 
     ArtifactHubError
     ├── InvalidRequestError            invalid_request          400
@@ -23,6 +24,7 @@ classes with :func:`error_for_code`::
     │   └── UploadNotFoundError        upload_not_found
     ├── SessionSealedError             session_sealed           409
     ├── ConflictError                  conflict                 409
+    │   └── IdempotencyInProgressError idempotency_in_progress (the first still runs)
     ├── GoneError                      (abstract)               410
     │   ├── ArtifactExpiredError       artifact_expired
     │   ├── ArtifactDeletedError       artifact_already_deleted
@@ -58,6 +60,7 @@ __all__ = [
     "EventRejectedError",
     "FileTooLargeError",
     "GoneError",
+    "IdempotencyInProgressError",
     "InvalidRequestError",
     "LinkExpiredError",
     "LinkNotFoundError",
@@ -308,6 +311,16 @@ class ServerError(ArtifactHubError):
     status = 500
 
 
+class IdempotencyInProgressError(ConflictError, _RetryAfter):
+    """The first request with this ``Idempotency-Key`` still runs: retry after a while.
+
+    Its body carries ``retry_after_seconds``, as a rate limit's does: a 409 that says when to
+    come back is one a client may retry (the SDK does).
+    """
+
+    code = "idempotency_in_progress"
+
+
 class StorageUnavailableError(ServerError, _RetryAfter):
     """The blob store kept failing after its retries; nothing was written. Retry later."""
 
@@ -368,6 +381,7 @@ _ALL: tuple[type[ArtifactHubError], ...] = (
     UploadNotFoundError,
     SessionSealedError,
     ConflictError,
+    IdempotencyInProgressError,
     GoneError,
     ArtifactExpiredError,
     ArtifactDeletedError,

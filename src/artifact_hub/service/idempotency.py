@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from artifact_hub.core.errors import ConflictError
+from artifact_hub.core.errors import ConflictError, IdempotencyInProgressError
 from artifact_hub.ports.idempotency import IdempotencyKeys, KeyRecord
 from artifact_hub.ports.transactions import Transaction, Transactions, WriteFence
 
@@ -43,24 +43,6 @@ __all__ = [
 KEY_LIFETIME = timedelta(hours=24)
 STALE_AFTER = timedelta(seconds=10)
 """How long a claim may stay in progress, unapplied, before a retry takes it over."""
-
-
-class IdempotencyInProgressError(ConflictError):
-    """The first request with this ``Idempotency-Key`` still runs: retry after a while.
-
-    Its body carries ``retry_after_seconds``, as a rate limit's does: a 409 that says when to
-    come back is one a client may retry (the SDK does).
-    """
-
-    def __init__(self, message: str, *, retry_after_seconds: float, **context: Any) -> None:
-        super().__init__(message, **context)
-        self.retry_after_seconds = retry_after_seconds
-
-    def to_dict(self) -> dict[str, Any]:
-        """The error body, with ``retry_after_seconds``."""
-        body = super().to_dict()
-        body["error"]["retry_after_seconds"] = self.retry_after_seconds
-        return body
 
 
 @dataclass(frozen=True)
