@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
 from artifact_hub.adapters.storage import S3BlobStore
-from artifact_hub.core.errors import ChecksumMismatchError
+from artifact_hub.core.errors import ChecksumMismatchError, StorageUnavailableError
 from artifact_hub.ports.blobs import BlobNotFoundError
 
 SHA = hashlib.sha256(b"blob").hexdigest()
@@ -137,3 +137,26 @@ async def test_close_leaves_a_given_client_open() -> None:
     await store.close()
 
     client.close.assert_not_called()
+
+
+async def test_the_upload_calls_map_an_s3_outage_to_storage_unavailable() -> None:
+    """Presigned and multipart uploads answer 503 ``storage_unavailable`` when S3 is down."""
+    store, client = fake_store()
+    slow_down = client_error("SlowDown", 503)
+    client.create_multipart_upload.side_effect = slow_down
+    client.list_multipart_uploads.side_effect = slow_down
+    client.list_parts.side_effect = slow_down
+    client.delete_object.side_effect = slow_down
+    client.head_object.return_value = {"ContentLength": 4}
+    client.copy_object.side_effect = slow_down
+
+    with pytest.raises(StorageUnavailableError):
+        await store.create_multipart_upload("upl_x")
+    with pytest.raises(StorageUnavailableError):
+        await store.multipart_upload_ids("upl_x")
+    with pytest.raises(StorageUnavailableError):
+        await store.complete_multipart_upload("upl_x", "mpu")
+    with pytest.raises(StorageUnavailableError):
+        await store.discard_staged("upl_x")
+    with pytest.raises(StorageUnavailableError):
+        await store.adopt("upl_x", expected_size=4)

@@ -24,6 +24,7 @@ from artifact_hub.adapters.storage.s3_client import (
     error_code,
     is_not_found,
     sha256_header,
+    storage_errors,
 )
 from artifact_hub.core.errors import ChecksumMismatchError
 from artifact_hub.ports.blobs import BlobInfo, BlobNotFoundError, DirectPut, StagedBlob
@@ -90,12 +91,13 @@ class S3Uploads(S3Objects):
 
     async def create_multipart_upload(self, key: str) -> str:
         """Start a multipart upload to the staging object ``staging/<key>``; its upload id."""
-        response = await asyncio.to_thread(
-            self._client.create_multipart_upload,
-            Bucket=self.bucket,
-            Key=self.staging_key(key),
-            ContentType="application/octet-stream",
-        )
+        with storage_errors():
+            response = await asyncio.to_thread(
+                self._client.create_multipart_upload,
+                Bucket=self.bucket,
+                Key=self.staging_key(key),
+                ContentType="application/octet-stream",
+            )
         return response["UploadId"]
 
     async def presigned_part_urls(
@@ -124,7 +126,10 @@ class S3Uploads(S3Objects):
         Raises:
             ChecksumMismatchError: The parts cannot make one object (one too small, ...).
         """
-        return await asyncio.to_thread(self._complete_multipart, self.staging_key(key), upload_id)
+        with storage_errors():
+            return await asyncio.to_thread(
+                self._complete_multipart, self.staging_key(key), upload_id
+            )
 
     def _complete_multipart(self, staging: str, upload_id: str) -> bool:
         parts: list[dict[str, Any]] = []
@@ -163,20 +168,22 @@ class S3Uploads(S3Objects):
     async def multipart_upload_ids(self, key: str) -> list[str]:
         """The ids of the unfinished multipart uploads to ``staging/<key>``."""
         staging = self.staging_key(key)
-        response = await asyncio.to_thread(
-            self._client.list_multipart_uploads, Bucket=self.bucket, Prefix=staging
-        )
+        with storage_errors():
+            response = await asyncio.to_thread(
+                self._client.list_multipart_uploads, Bucket=self.bucket, Prefix=staging
+            )
         return [u["UploadId"] for u in response.get("Uploads", []) if u.get("Key") == staging]
 
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         """Abort the multipart upload and drop its parts (no error when it is gone)."""
         try:
-            await asyncio.to_thread(
-                self._client.abort_multipart_upload,
-                Bucket=self.bucket,
-                Key=self.staging_key(key),
-                UploadId=upload_id,
-            )
+            with storage_errors():
+                await asyncio.to_thread(
+                    self._client.abort_multipart_upload,
+                    Bucket=self.bucket,
+                    Key=self.staging_key(key),
+                    UploadId=upload_id,
+                )
         except ClientError as error:
             if error_code(error) != "NoSuchUpload" and not is_not_found(error):
                 raise
@@ -218,13 +225,15 @@ class S3Uploads(S3Objects):
         check_staged(StagedBlob(size=size, sha256=None), None, expected_size)
         sha256 = _whole_sha256(head)
         if sha256 is None:
-            sha256 = await asyncio.to_thread(self._copy_with_sha256, staging, staging, None)
+            with storage_errors():
+                sha256 = await asyncio.to_thread(self._copy_with_sha256, staging, staging, None)
         check_staged(StagedBlob(size=size, sha256=sha256), expected_sha256, None)
         if await self.stat(sha256) == size:
             return BlobInfo(sha256=sha256, size=size, created=False)
-        copied = await asyncio.to_thread(
-            self._copy_with_sha256, staging, self.key_for(sha256), sha256
-        )
+        with storage_errors():
+            copied = await asyncio.to_thread(
+                self._copy_with_sha256, staging, self.key_for(sha256), sha256
+            )
         if copied != sha256:  # the staging object changed under us (a second PUT)
             await self.delete(sha256)
             raise ChecksumMismatchError(
@@ -262,9 +271,10 @@ class S3Uploads(S3Objects):
 
     async def discard_staged(self, name: str) -> None:
         """Delete the staging object (S3 answers the same when it is absent)."""
-        await asyncio.to_thread(
-            self._client.delete_object, Bucket=self.bucket, Key=self.staging_key(name)
-        )
+        with storage_errors():
+            await asyncio.to_thread(
+                self._client.delete_object, Bucket=self.bucket, Key=self.staging_key(name)
+            )
 
 
 def _whole_sha256(head: Any) -> str | None:
