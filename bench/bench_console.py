@@ -260,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--postgres", help="also on this (empty, disposable) PostgreSQL database")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a page's p99 is over the budget (the table marks it OVER either way)",
+    )
     args = parser.parse_args(argv)
     facts = machine_facts(Path(tempfile.gettempdir()))
     results = asyncio.run(_main(args))
@@ -272,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = {label: [r.as_dict() for r in rows] for label, rows in results.items()}
         print_json({"facts": facts, "results": payload, "params": vars(args)})
-    return 1 if over else 0
+    # Timing is reported, not asserted, unless asked: a loaded machine (CI) must not fail it.
+    return 1 if over and args.check else 0
 
 
 if __name__ == "__main__":
