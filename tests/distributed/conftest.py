@@ -72,9 +72,5 @@ async def topology(
         redis_url=redis_url,
     )
     run_dir: Path = tmp_path_factory.mktemp("topology")
-    topo = Topology(services, run_dir)
-    try:
-        await topo.start()
+    async with Topology(services, run_dir) as topo:
         yield topo
-    finally:
-        await topo.stop()

@@ -73,16 +73,9 @@ async def pipeline(
         bucket=topology_bucket,
         redis_url=redis_url,
     )
-    topo = Topology(
-        services,
-        tmp_path_factory.mktemp("pipeline"),
-        env={"S3_MAX_ATTEMPTS": str(S3_ATTEMPTS)},
-    )
-    try:
-        await topo.start()
+    env = {"S3_MAX_ATTEMPTS": str(S3_ATTEMPTS)}
+    async with Topology(services, tmp_path_factory.mktemp("pipeline"), env=env) as topo:
         yield topo
-    finally:
-        await topo.stop()
 
 
 async def caught_up(topology: Topology, timeout: float) -> tuple[float, Any]:

@@ -332,6 +332,18 @@ class Topology:
                     raise TimeoutError(f"{proc.name} not ready: {_tail(proc.log_text())}")
                 await asyncio.sleep(0.1)
 
+    async def __aenter__(self) -> Topology:
+        """Start every process (stopped again if the start fails)."""
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
     async def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM every process, SIGKILL what is left after ``timeout``, stop the balancer."""
         every = [p for role in ROLES for p in self.procs.get(role, [])]

@@ -7,41 +7,21 @@ confined to one tenant; the events are filtered to the artifacts the caller may 
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from artifact_hub.adapters.index import tables as t
-from artifact_hub.adapters.index.queries import IndexReader
-from artifact_hub.core.errors import InvalidRequestError
+
+# A session page's cursor has the artifact cursor's shape: (created_at, id), newest first.
+from artifact_hub.adapters.index.queries import IndexReader, decode_cursor, encode_cursor
 from artifact_hub.ports.console import ConsoleStore, EventRow, SessionPage
 from artifact_hub.schemas.artifacts import Session
 from artifact_hub.schemas.identity import Caller
 
 __all__ = ["SqlConsoleStore"]
-
-
-def _encode(created_at: datetime, session_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), session_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, session_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        moment = datetime.fromisoformat(created)
-        if not isinstance(session_id, str):
-            raise TypeError(session_id)
-    except (ValueError, TypeError) as error:
-        raise InvalidRequestError("cursor is not valid", cursor=cursor) from error
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), session_id
 
 
 class SqlConsoleStore:
@@ -85,7 +65,7 @@ class SqlConsoleStore:
         elif state == "sealed":
             conditions.append(s.sealed_at.is_not(None))
         if cursor:
-            created, last = _decode(cursor)
+            created, last = decode_cursor(cursor)
             conditions.append(tuple_(s.created_at, s.session_id) < tuple_(created, last))
         rows = (
             await conn.execute(
@@ -98,7 +78,7 @@ class SqlConsoleStore:
         items = [Session.model_validate(dict(row._mapping)) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            next_cursor = _encode(items[-1].created_at, items[-1].session_id)
+            next_cursor = encode_cursor(items[-1].created_at, items[-1].session_id)
         return SessionPage(items=items, next_cursor=next_cursor)
 
     async def events(
